@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what dashdot needs to build and test on Debian 12, only when something is missing.
+# Usage: scripts/deps.sh [build|test|bench]   (test includes build; bench includes test)
+set -euo pipefail
+what=${1:-build}
+
+pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
+      libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
+      libcurl4-openssl-dev libuv1-dev libzstd-dev libinih-dev libcmocka-dev)
+if [[ $what == test || $what == bench ]]; then
+    pkgs+=(chromium libclang-rt-14-dev procps iproute2)
+fi
+if [[ $what == bench ]]; then
+    pkgs+=(prometheus-node-exporter netdata time)
+fi
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "deps: installing ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "deps: need root to install Debian packages (run as root or install: ${missing[*]})" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

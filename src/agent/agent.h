@@ -1,0 +1,27 @@
+/* agent: the `dashdot agent` command: collect the host's metrics every interval, encode each
+ * round as a remote-write batch, spool it on disk while the server is unreachable, deliver in
+ * order with backoff. Runs a libuv loop on the calling thread until SIGINT/SIGTERM. */
+#ifndef DD_AGENT_H
+#define DD_AGENT_H
+
+#include <stdint.h>
+
+typedef struct agent_opts {
+    const char *server;      /* base URL (…/api/v1/write is appended) or a full write URL */
+    const char *token;
+    const char *spool_dir;
+    const char *instance;    /* default: the host name */
+    const char *collectors;  /* comma-separated names, NULL: all */
+    int64_t interval_ms;
+    uint64_t spool_max_bytes;
+    const char *proc_root, *sys_root, *rootfs; /* for tests: default /proc, /sys, "" */
+    int once;                /* print one round in the exposition format and exit */
+} agent_opts;
+
+/* Parses `dashdot agent` arguments (argv[0] is "agent"). Returns 0, 1 after printing help,
+ * or -EINVAL after printing the reason. */
+int agent_parse_args(int argc, char **argv, agent_opts *o);
+/* Runs the agent until a signal asks it to stop. Returns 0 or -errno. */
+int agent_run(const agent_opts *o);
+
+#endif

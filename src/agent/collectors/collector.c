@@ -1,0 +1,271 @@
+/* collector: the table of host collectors, the loop that runs them each round, and the small
+ * file-reading and parsing helpers they share (declared in collector_int.h).
+ *
+ * The helpers exist so that a collection round costs a handful of system calls and no heap
+ * allocation: each file is read with open/read/close into a caller's stack buffer and parsed in
+ * place with hand-written loops. */
+#include "collector_int.h"
+
+#include "../../lib/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const coll_def coll_table[] = {
+    {"cpu", coll_cpu},
+    {"stat", coll_stat},
+    {"loadavg", coll_loadavg},
+    {"meminfo", coll_meminfo},
+    {"pressure", coll_pressure},
+    {"diskstats", coll_diskstats},
+    {"filesystem", coll_filesystem},
+    {"netdev", coll_netdev},
+    {"processes", coll_processes},
+    {"time", coll_time},
+    {"uname", coll_uname},
+    {"filefd", coll_filefd},
+    {NULL, NULL},
+};
+
+#define COLL_N (sizeof coll_table / sizeof coll_table[0])
+
+/* Error codes already logged, one bit per code and collector (codes past 255 share the last
+ * bit), so that a collector failing every second logs each kind of failure once instead of
+ * flooding the log. This is the only state kept between rounds; it belongs to the thread that
+ * runs coll_run_all (the agent's loop). */
+static unsigned char coll_logged[COLL_N][32];
+
+/* Returns 1 the first time collector i fails with code err (a positive errno), 0 afterwards. */
+static int coll_first_error(size_t i, int err)
+{
+    unsigned bit = err > 0 && err < 255 ? (unsigned)err : 255u;
+    unsigned char mask = (unsigned char)(1u << (bit & 7));
+    if (coll_logged[i][bit >> 3] & mask)
+        return 0;
+    coll_logged[i][bit >> 3] |= mask;
+    return 1;
+}
+
+static int coll_enabled(const char *name, const char *const *enabled)
+{
+    if (!enabled)
+        return 1;
+    for (size_t i = 0; enabled[i]; i++) {
+        if (strcmp(enabled[i], name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int coll_run_all(const coll_env *env, const char *const *enabled, batch *b)
+{
+    int failed = 0;
+    /* Names in `enabled` that match no collector are ignored here; checking the agent's
+     * configuration is the caller's job. */
+    for (size_t i = 0; coll_table[i].name; i++) {
+        if (!coll_enabled(coll_table[i].name, enabled))
+            continue;
+        int rc = coll_table[i].fn(env, b);
+        if (rc == 0)
+            continue;
+        failed++;
+        if (coll_first_error(i, -rc))
+            log_warn("collector %s failed: %s (further errors of this kind are not logged)",
+                     coll_table[i].name, strerror(-rc));
+    }
+    return failed;
+}
+
+int coll_path(char *dst, size_t cap, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + lb + 1 > cap)
+        return -ENAMETOOLONG;
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb + 1);
+    return 0;
+}
+
+int coll_read(const char *root, const char *rel, char *dst, size_t cap, size_t *len)
+{
+    char path[COLL_PATH_MAX];
+    int fd = -1, rc = coll_path(path, sizeof path, root, rel);
+    size_t n = 0;
+    if (rc)
+        goto out;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    for (;;) {
+        if (n == cap - 1) {
+            /* The buffer is full: the file fits only if nothing more is left. */
+            char extra;
+            ssize_t r = read(fd, &extra, 1);
+            if (r < 0 && errno == EINTR)
+                continue;
+            rc = r > 0 ? -EFBIG : r < 0 ? -errno : 0;
+            break;
+        }
+        ssize_t r = read(fd, dst + n, cap - 1 - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    if (cap > 0)
+        dst[rc ? 0 : n] = '\0';
+    *len = rc ? 0 : n;
+    return rc;
+}
+
+int coll_read_at(int dirfd, const char *rel, char *dst, size_t cap, size_t *len)
+{
+    int rc = 0;
+    ssize_t r = 0;
+    int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    do {
+        r = read(fd, dst, cap - 1);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        rc = -errno;
+    } else if ((size_t)r == cap - 1) {
+        /* Full: only a second read can tell an exact fit from a file too large to parse
+         * whole (which is refused rather than truncated). */
+        char extra;
+        ssize_t r2;
+        do {
+            r2 = read(fd, &extra, 1);
+        } while (r2 < 0 && errno == EINTR);
+        rc = r2 > 0 ? -EFBIG : r2 < 0 ? -errno : 0;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    dst[rc ? 0 : (size_t)r] = '\0';
+    *len = rc ? 0 : (size_t)r;
+    return rc;
+}
+
+int coll_read_one(const char *root, const char *rel, char *dst, size_t cap, size_t *len)
+{
+    char path[COLL_PATH_MAX];
+    int rc = coll_path(path, sizeof path, root, rel);
+    if (rc) {
+        dst[0] = '\0';
+        *len = 0;
+        return rc;
+    }
+    return coll_read_at(AT_FDCWD, path, dst, cap, len);
+}
+
+char *coll_line(char **cur)
+{
+    char *s = *cur;
+    if (!*s)
+        return NULL;
+    char *e = strchr(s, '\n');
+    if (e) {
+        *e = '\0';
+        *cur = e + 1;
+    } else {
+        *cur = s + strlen(s);
+    }
+    return s;
+}
+
+char *coll_field(char **cur)
+{
+    char *s = *cur;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (!*s) {
+        *cur = s;
+        return NULL;
+    }
+    char *e = s;
+    while (*e && *e != ' ' && *e != '\t')
+        e++;
+    if (*e)
+        *e++ = '\0';
+    *cur = e;
+    return s;
+}
+
+int coll_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return -EINVAL;
+    for (; *s; s++) {
+        unsigned d = (unsigned)(unsigned char)*s - '0';
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int coll_f64(const char *s, double *out)
+{
+    /* strtod also takes blanks, "inf", "nan" and hex; none belongs in a kernel file. */
+    const char *p = s + (*s == '-');
+    if (!((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9')))
+        return -EINVAL;
+    for (const char *q = p; *q; q++) {
+        if (*q == 'x' || *q == 'X')
+            return -EINVAL;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE || !isfinite(v))
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+char *coll_trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+char *coll_unescape_octal(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            int c = (r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0');
+            if (c != 0) {
+                *w++ = (char)c;
+                r += 4;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    return s;
+}

@@ -1,0 +1,34 @@
+/* api: the HTTP API (Prometheus-compatible endpoints, ingest, live stream) and the web UI,
+ * registered on an http_server. The handlers run on the server's pool threads. */
+#ifndef DD_API_H
+#define DD_API_H
+
+#include "../http/server.h"
+#include "../tsdb/tsdb.h"
+
+#include <stdint.h>
+
+typedef struct api_live api_live;
+
+typedef struct api_ctx {
+    tsdb *db;
+    api_live *live;           /* set by api_register */
+    int64_t start_ms;         /* server start time, for buildinfo and /metrics */
+    size_t max_write_body;    /* compressed remote-write body limit */
+    size_t max_write_decoded; /* decoded remote-write body limit */
+    size_t max_query_samples;
+    int64_t lookback_ms;
+    volatile int ready;       /* 0 until the store is open and routes are in place */
+    /* Counters (atomic). */
+    unsigned long long write_requests, write_rejected, samples_received;
+} api_ctx;
+
+/* Registers every route and makes ctx->live. Returns 0 or -ENOMEM. ctx must outlive the
+ * server. */
+int api_register(http_server *s, api_ctx *ctx);
+/* Ends every live stream; call before stopping the HTTP server. */
+void api_shutdown(api_ctx *ctx);
+/* Frees what api_register made; call after the HTTP server is stopped. */
+void api_free(api_ctx *ctx);
+
+#endif

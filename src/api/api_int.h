@@ -1,0 +1,36 @@
+/* api_int: helpers shared by the api/ handler files. */
+#ifndef DD_API_INT_H
+#define DD_API_INT_H
+
+#include "../lib/jsonw.h"
+#include "api.h"
+
+/* Writes a Prometheus error body {"status":"error","errorType":type,"error":msg}. */
+void api_error(http_response *res, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Starts a success body: {"status":"success","data": — the caller writes data and then calls
+ * api_ok_end. */
+void api_ok_begin(http_response *res, jsonw *w);
+void api_ok_end(http_response *res, jsonw *w);
+/* Parses optional start/end parameters (defaults given); on failure writes a 400 and returns
+ * -EINVAL. */
+int api_time_param(http_request *req, http_response *res, const char *name, int64_t dflt,
+                   int64_t *out);
+/* Parses every match[] selector into one matcher list per selector. On failure writes a 400
+ * and returns -EINVAL. The caller frees with api_selectors_free. */
+typedef struct api_selectors {
+    struct promql_expr **v;
+    size_t n;
+} api_selectors;
+int api_parse_selectors(http_request *req, http_response *res, api_selectors *out);
+void api_selectors_free(api_selectors *s);
+/* Writes a label set as a JSON object. */
+void api_write_labels(jsonw *w, const labels *ls);
+
+void api_write_register(http_server *s, api_ctx *ctx);
+void api_query_register(http_server *s, api_ctx *ctx);
+void api_meta_register(http_server *s, api_ctx *ctx);
+int api_live_register(http_server *s, api_ctx *ctx);
+void api_static_register(http_server *s, api_ctx *ctx);
+
+#endif

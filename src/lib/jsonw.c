@@ -1,0 +1,240 @@
+/* jsonw: streaming JSON writer with Prometheus-exact number formatting. */
+#include "jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jsonw_init(jsonw *w, buf *out)
+{
+    memset(w, 0, sizeof *w);
+    w->out = out;
+    w->first[0] = 1;
+}
+
+/* Emits the separator a new value needs at the current depth. */
+static void sep(jsonw *w)
+{
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (!w->first[w->depth])
+        buf_putc(w->out, ',');
+    w->first[w->depth] = 0;
+}
+
+static void open_(jsonw *w, char c)
+{
+    sep(w);
+    buf_putc(w->out, c);
+    if (w->depth + 1 < JSONW_MAX_DEPTH)
+        w->depth++;
+    w->first[w->depth] = 1;
+}
+
+static void close_(jsonw *w, char c)
+{
+    if (w->depth > 0)
+        w->depth--;
+    buf_putc(w->out, c);
+}
+
+void jsonw_obj_open(jsonw *w)
+{
+    open_(w, '{');
+}
+
+void jsonw_obj_close(jsonw *w)
+{
+    close_(w, '}');
+}
+
+void jsonw_arr_open(jsonw *w)
+{
+    open_(w, '[');
+}
+
+void jsonw_arr_close(jsonw *w)
+{
+    close_(w, ']');
+}
+
+static void put_string(buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(out, n + 2);
+    buf_putc(out, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_append(out, s + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': buf_puts(out, "\\\""); break;
+        case '\\': buf_puts(out, "\\\\"); break;
+        case '\n': buf_puts(out, "\\n"); break;
+        case '\r': buf_puts(out, "\\r"); break;
+        case '\t': buf_puts(out, "\\t"); break;
+        default: {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_append(out, e, 6);
+        }
+        }
+    }
+    buf_append(out, s + start, n - start);
+    buf_putc(out, '"');
+}
+
+void jsonw_key(jsonw *w, const char *k)
+{
+    sep(w);
+    put_string(w->out, k, strlen(k));
+    buf_putc(w->out, ':');
+    w->after_key = 1;
+}
+
+void jsonw_strn(jsonw *w, const char *s, size_t n)
+{
+    sep(w);
+    put_string(w->out, s, n);
+}
+
+void jsonw_str(jsonw *w, const char *s)
+{
+    if (!s) {
+        jsonw_null(w);
+        return;
+    }
+    jsonw_strn(w, s, strlen(s));
+}
+
+void jsonw_int(jsonw *w, long long v)
+{
+    sep(w);
+    buf_printf(w->out, "%lld", v);
+}
+
+void jsonw_num(jsonw *w, double v)
+{
+    if (!isfinite(v)) {
+        jsonw_null(w);
+        return;
+    }
+    char tmp[64];
+    size_t n = jsonw_format_value(v, tmp, sizeof tmp);
+    sep(w);
+    buf_append(w->out, tmp, n);
+}
+
+void jsonw_bool(jsonw *w, int v)
+{
+    sep(w);
+    buf_puts(w->out, v ? "true" : "false");
+}
+
+void jsonw_null(jsonw *w)
+{
+    sep(w);
+    buf_puts(w->out, "null");
+}
+
+void jsonw_kv_str(jsonw *w, const char *k, const char *v)
+{
+    jsonw_key(w, k);
+    jsonw_str(w, v);
+}
+
+void jsonw_kv_int(jsonw *w, const char *k, long long v)
+{
+    jsonw_key(w, k);
+    jsonw_int(w, v);
+}
+
+/* Finds the shortest decimal digits that read back as v (like Go's strconv with precision -1):
+ * fills digits (no dot, no sign) and returns the decimal exponent of the first digit. */
+static int shortest_digits(double v, char *digits, size_t cap)
+{
+    char tmp[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    /* tmp is now d[.ddd]e±XX for the shortest precision that round-trips. */
+    char *e = strchr(tmp, 'e');
+    int exp10 = (int)strtol(e + 1, NULL, 10);
+    size_t n = 0;
+    for (char *p = tmp; p < e && n + 1 < cap; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[n++] = *p;
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = '\0';
+    return exp10;
+}
+
+size_t jsonw_format_value(double v, char *dst, size_t cap)
+{
+    if (isnan(v))
+        return (size_t)snprintf(dst, cap, "NaN");
+    if (isinf(v))
+        return (size_t)snprintf(dst, cap, v > 0 ? "+Inf" : "-Inf");
+    if (v == 0)
+        return (size_t)snprintf(dst, cap, signbit(v) ? "-0" : "0");
+    char digits[24];
+    const char *sign = v < 0 ? "-" : "";
+    double a = fabs(v);
+    int exp10 = shortest_digits(a, digits, sizeof digits);
+    int nd = (int)strlen(digits);
+    if (a < 1e-6 || a >= 1e21) {
+        /* Go's 'e' form: d[.ddd]e±dd. */
+        return (size_t)snprintf(dst, cap, "%s%c%s%.*se%c%02d", sign, digits[0], nd > 1 ? "." : "",
+                                nd - 1, digits + 1, exp10 < 0 ? '-' : '+', abs(exp10));
+    }
+    size_t n = 0;
+    char out[64];
+    n += (size_t)snprintf(out, sizeof out, "%s", sign);
+    if (exp10 < 0) {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = -1; i > exp10; i--)
+            out[n++] = '0';
+        for (int i = 0; i < nd; i++)
+            out[n++] = digits[i];
+    } else {
+        for (int i = 0; i <= exp10; i++)
+            out[n++] = i < nd ? digits[i] : '0';
+        if (nd > exp10 + 1) {
+            out[n++] = '.';
+            for (int i = exp10 + 1; i < nd; i++)
+                out[n++] = digits[i];
+        }
+    }
+    out[n] = '\0';
+    return (size_t)snprintf(dst, cap, "%s", out);
+}
+
+void jsonw_prom_value(jsonw *w, double v)
+{
+    char tmp[64];
+    size_t n = jsonw_format_value(v, tmp, sizeof tmp);
+    jsonw_strn(w, tmp, n);
+}
+
+void jsonw_prom_time(jsonw *w, int64_t ms)
+{
+    sep(w);
+    if (ms < 0) {
+        buf_putc(w->out, '-');
+        ms = -ms;
+    }
+    long long frac = ms % 1000;
+    if (frac)
+        buf_printf(w->out, "%lld.%03lld", (long long)(ms / 1000), frac);
+    else
+        buf_printf(w->out, "%lld", (long long)(ms / 1000));
+}

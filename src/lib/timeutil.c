@@ -1,0 +1,169 @@
+/* timeutil: clocks and parsing of Prometheus time, step and duration parameters. */
+#include "timeutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t timeutil_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t timeutil_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int timeutil_parse_duration(const char *s, int64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"y", 365LL * 86400000}, {"w", 7LL * 86400000}, {"d", 86400000},
+                 {"h", 3600000},          {"ms", 1},             {"m", 60000},
+                 {"s", 1000}};
+    /* Order units must appear in (largest first), by index into a rank table. */
+    static const int rank[] = {0, 1, 2, 3, 6, 4, 5};
+    if (!s || !*s)
+        return -EINVAL;
+    int64_t total = 0;
+    int last_rank = -1;
+    const char *p = s;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -EINVAL;
+        errno = 0;
+        char *end;
+        unsigned long long n = strtoull(p, &end, 10);
+        if (errno || end == p)
+            return -EINVAL;
+        p = end;
+        int found = -1;
+        for (int i = 0; i < 7 && found < 0; i++) {
+            size_t ul = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, ul) == 0) {
+                /* "m" must not swallow the "m" of "ms". */
+                if (i == 5 && p[1] == 's')
+                    continue;
+                found = i;
+                p += ul;
+            }
+        }
+        if (found < 0 || rank[found] <= last_rank)
+            return -EINVAL;
+        last_rank = rank[found];
+        if (n > (unsigned long long)(INT64_MAX / units[found].ms) ||
+            total > INT64_MAX - (int64_t)n * units[found].ms)
+            return -EINVAL;
+        total += (int64_t)n * units[found].ms;
+    }
+    *ms = total;
+    return 0;
+}
+
+/* Parses a decimal number of seconds into ms (rounded). */
+static int parse_seconds(const char *s, int64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(d))
+        return -EINVAL;
+    if (d > 9.2e15 || d < -9.2e15)
+        return -EINVAL;
+    *ms = (int64_t)llround(d * 1000.0);
+    return 0;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -EINVAL;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+static int parse_rfc3339(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h, mi, se;
+    const char *p = s;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+        return -EINVAL;
+    p++;
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+        digits(&p, 2, &se))
+        return -EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return -EINVAL;
+    int64_t frac = 0;
+    if (*p == '.') {
+        p++;
+        int nd = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (nd < 3)
+                frac = frac * 10 + (*p - '0');
+            nd++;
+            p++;
+        }
+        if (nd == 0)
+            return -EINVAL;
+        for (; nd < 3; nd++)
+            frac *= 10;
+    }
+    int64_t off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -EINVAL;
+        off = sign * (oh * 3600 + om * 60);
+    } else {
+        return -EINVAL;
+    }
+    if (*p)
+        return -EINVAL;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = se;
+    time_t t = timegm(&tm);
+    *ms = ((int64_t)t - off) * 1000 + frac;
+    return 0;
+}
+
+int timeutil_parse_time(const char *s, int64_t *ms)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    if (parse_seconds(s, ms) == 0)
+        return 0;
+    return parse_rfc3339(s, ms);
+}
+
+int timeutil_parse_step(const char *s, int64_t *ms)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    if (parse_seconds(s, ms) == 0)
+        return 0;
+    return timeutil_parse_duration(s, ms);
+}

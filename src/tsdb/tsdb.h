@@ -1,0 +1,119 @@
+/* tsdb: dashdot's time-series store, behind one interface.
+ *
+ * Writers append batches through an appender (all of a batch or none of it becomes visible:
+ * the durable engine will write the batch to its WAL at commit). Readers select series by label
+ * matchers over a time range and get a snapshot they iterate without holding any lock; label
+ * names and values are answered from the inverted index (label=value -> sorted postings of
+ * series ids), never by scanning samples. Observers are told of every committed batch (the live
+ * stream uses this).
+ *
+ * This release keeps samples in memory (a stand-in for the durable, compressed engine of the
+ * storage issue) with a retention window. All functions are thread-safe unless noted. */
+#ifndef DD_TSDB_H
+#define DD_TSDB_H
+
+#include "../lib/labels.h"
+#include "../lib/sample.h"
+#include "matcher.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tsdb tsdb;
+
+typedef struct tsdb_options {
+    const char *dir;          /* data directory (unused by the in-memory stand-in) */
+    int64_t retention_ms;     /* samples older than now - retention are dropped; 0: 6 h */
+    size_t max_series;        /* refuse new series beyond this (0: 5 million) */
+} tsdb_options;
+
+/* Opens a store. Returns 0 and *out, or -errno / -ENOMEM. Close with tsdb_close. */
+int tsdb_open(tsdb **out, const tsdb_options *opt);
+/* Closes the store and frees everything. Accepts NULL. No other call may be running. */
+void tsdb_close(tsdb *db);
+
+/* One series in a batch: its sorted, validated labels and samples in time order. */
+typedef struct tsdb_series_in {
+    labels ls;
+    const sample *samples;
+    size_t nsamples;
+} tsdb_series_in;
+
+typedef struct tsdb_append_stats {
+    size_t accepted;     /* samples stored */
+    size_t new_series;   /* series created by this batch */
+    size_t duplicates;   /* same timestamp as the series' last sample: dropped */
+    size_t out_of_order; /* older than the series' last sample: rejected */
+    size_t too_old;      /* older than the retention window: rejected */
+    size_t series_limit; /* samples of new series refused by max_series */
+} tsdb_append_stats;
+
+typedef struct tsdb_appender tsdb_appender;
+
+/* Starts a batch. Returns 0 or -ENOMEM. The series passed to tsdb_appender_add must stay valid
+ * until commit or rollback (nothing is copied before commit). */
+int tsdb_appender_begin(tsdb *db, tsdb_appender **out);
+/* Queues one series' samples. Returns 0 or -ENOMEM (the appender stays usable for rollback). */
+int tsdb_appender_add(tsdb_appender *a, const tsdb_series_in *s);
+/* Makes the batch visible, fills st (may be NULL) and frees the appender. Samples refused for
+ * the reasons counted in st are not errors. Returns 0 or -ENOMEM (then nothing was stored). */
+int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st);
+/* Drops the batch and frees the appender. Accepts NULL. */
+void tsdb_appender_rollback(tsdb_appender *a);
+
+/* An observer sees every committed batch (after commit, on the committing thread, with no store
+ * lock held). It must be quick and must not call back into the appender. */
+typedef void (*tsdb_observer_fn)(void *ctx, const tsdb_series_in *series, size_t n);
+/* Sets the single observer (NULL to remove). Call before serving traffic. */
+void tsdb_set_observer(tsdb *db, tsdb_observer_fn fn, void *ctx);
+
+/* A query's result: series in label order, each with its samples in [mint, maxt]. */
+typedef struct tsdb_series_set tsdb_series_set;
+
+typedef struct tsdb_select_opts {
+    int labels_only;    /* don't copy samples (series API) */
+    size_t max_samples; /* -E2BIG if the result would hold more (0: no limit) */
+    size_t max_series;  /* -E2BIG if the result would hold more series (0: no limit) */
+} tsdb_select_opts;
+
+/* Selects series matching all matchers that have samples in [mint, maxt]. Returns 0 and a new
+ * set in *out (freed with tsdb_set_free), -E2BIG over a limit, or -ENOMEM. With no matchers,
+ * nothing matches (the API requires at least one non-empty matcher). */
+int tsdb_select(tsdb *db, const tsdb_matcher *ms, size_t nm, int64_t mint, int64_t maxt,
+                const tsdb_select_opts *opts, tsdb_series_set **out);
+/* Advances to the next series: returns 1 and sets its labels and samples (owned by the set,
+ * valid until tsdb_set_free), or 0 at the end. */
+int tsdb_set_next(tsdb_series_set *s, const labels **ls, const sample **samples, size_t *n);
+size_t tsdb_set_count(const tsdb_series_set *s);
+void tsdb_set_free(tsdb_series_set *s);
+
+/* A sorted list of distinct strings, owned by the caller (tsdb_strings_free). */
+typedef struct tsdb_strings {
+    char **v;
+    size_t n;
+} tsdb_strings;
+void tsdb_strings_free(tsdb_strings *s);
+
+/* Label names (sorted, distinct) of series matching ms (all series if nm == 0) with samples in
+ * [mint, maxt]. Returns 0 or -ENOMEM. */
+int tsdb_label_names(tsdb *db, const tsdb_matcher *ms, size_t nm, int64_t mint, int64_t maxt,
+                     tsdb_strings *out);
+/* Values of label `name` over series matching ms (all if nm == 0) in [mint, maxt]. */
+int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *ms, size_t nm, int64_t mint,
+                      int64_t maxt, tsdb_strings *out);
+
+typedef struct tsdb_stats {
+    size_t series;
+    size_t samples;            /* held now */
+    uint64_t samples_appended; /* since start */
+    uint64_t out_of_order;
+    uint64_t duplicates;
+    uint64_t too_old;
+    int64_t min_time, max_time;
+} tsdb_stats;
+void tsdb_get_stats(tsdb *db, tsdb_stats *st);
+
+/* Drops samples past retention. The server calls it periodically from its maintenance thread. */
+void tsdb_maintain(tsdb *db, int64_t now_ms);
+
+#endif
