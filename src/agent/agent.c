@@ -57,6 +57,7 @@ typedef struct agent {
 } agent;
 
 static void pump(agent *a);
+static int check_collectors(const char *list);
 static void on_retry(uv_timer_t *t);
 
 static void usage(FILE *f)
@@ -158,7 +159,11 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
             }
             break;
         case 'n': o->instance = optarg; break;
-        case 'c': o->collectors = optarg; break;
+        case 'c':
+            if (check_collectors(optarg))
+                return -EINVAL;
+            o->collectors = optarg;
+            break;
         case 'o': o->once = 1; break;
         case 'l': {
             enum log_level lvl;
@@ -187,6 +192,29 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         fprintf(stderr, "dashdot agent: --server is required\n");
         usage(stderr);
         return -EINVAL;
+    }
+    return 0;
+}
+
+/* Checks a --collectors list against the table; prints the known names on a mismatch. */
+static int check_collectors(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int known = 0;
+        for (const coll_def *d = coll_table; d->name && !known; d++)
+            known = strlen(d->name) == n && strncmp(d->name, p, n) == 0;
+        if (!known) {
+            fprintf(stderr, "dashdot agent: unknown collector \"%.*s\"; known:", (int)n, p);
+            for (const coll_def *d = coll_table; d->name; d++)
+                fprintf(stderr, " %s", d->name);
+            fprintf(stderr, "\n");
+            return -EINVAL;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
     }
     return 0;
 }
@@ -364,14 +392,8 @@ static int split_collectors(agent *a)
     char *save = NULL;
     for (char *tok = strtok_r(a->collectors_copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        int known = 0;
-        for (const coll_def *d = coll_table; d->name; d++)
-            known |= strcmp(d->name, tok) == 0;
-        if (!known || n >= MAX_COLLECTORS) {
-            fprintf(stderr, "dashdot agent: unknown collector \"%s\"; known:", tok);
-            for (const coll_def *d = coll_table; d->name; d++)
-                fprintf(stderr, " %s", d->name);
-            fprintf(stderr, "\n");
+        if (n >= MAX_COLLECTORS) {
+            fprintf(stderr, "dashdot agent: more than %d collectors listed\n", MAX_COLLECTORS);
             return -EINVAL;
         }
         a->enabled[n++] = tok;

@@ -144,7 +144,8 @@ void api_shutdown(api_ctx *ctx)
 
 void api_free(api_ctx *ctx)
 {
-    tsdb_set_observer(ctx->db, NULL, NULL);
+    if (ctx->db)
+        tsdb_set_observer(ctx->db, NULL, NULL);
     api_live_free(ctx->live);
     ctx->live = NULL;
 }

@@ -160,26 +160,31 @@ static const route *find_route(const http_server *s, const char *method, const c
 {
     const route *best = NULL;
     size_t best_len = 0;
-    int path_found = 0;
+    int exact_path = 0; /* an exact route has this path, perhaps for another method */
     for (size_t i = 0; i < s->nroutes; i++) {
         const route *r = &s->routes[i];
-        int match = (r->flags & HTTP_PREFIX) ? strncmp(path, r->path, r->path_len) == 0
-                                             : strcmp(path, r->path) == 0;
+        int prefix = (r->flags & HTTP_PREFIX) != 0;
+        int match = prefix ? strncmp(path, r->path, r->path_len) == 0 : strcmp(path, r->path) == 0;
         if (!match)
             continue;
-        path_found = 1;
+        exact_path |= !prefix;
         int mok = r->method ? strcmp(r->method, method) == 0
                             : (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
                                strcmp(method, "HEAD") == 0);
         if (!mok)
             continue;
-        size_t len = (r->flags & HTTP_PREFIX) ? r->path_len : SIZE_MAX;
+        size_t len = prefix ? r->path_len : SIZE_MAX;
         if (!best || len > best_len) {
             best = r;
             best_len = len;
         }
     }
-    *method_ok = best || !path_found;
+    /* An endpoint asked with the wrong method is a 405, not a fall-through to the UI. */
+    if (exact_path && (!best || (best->flags & HTTP_PREFIX))) {
+        *method_ok = 0;
+        return NULL;
+    }
+    *method_ok = 1;
     return best;
 }
 

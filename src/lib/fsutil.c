@@ -96,7 +96,12 @@ int fsutil_read_file(const char *path, buf *out, size_t max)
     int rc = 0;
     size_t got = 0;
     for (;;) {
-        if ((rc = buf_reserve(out, 4096)))
+        size_t room = out->max - out->len;
+        if (room == 0) {
+            rc = -EFBIG;
+            break;
+        }
+        if ((rc = buf_reserve(out, room < 4096 ? room : 4096)))
             break;
         ssize_t r = read(fd, out->data + out->len, out->cap - out->len - 1);
         if (r < 0) {

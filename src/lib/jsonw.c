@@ -154,15 +154,44 @@ void jsonw_kv_int(jsonw *w, const char *k, long long v)
     jsonw_int(w, v);
 }
 
+/* Adds one unit in the last place to the digits of a "%.*e" string (d.ddde±XX), carrying into
+ * the exponent when every digit was 9. */
+static void bump_last_digit(char *tmp, size_t cap)
+{
+    char *e = strchr(tmp, 'e');
+    int exp10 = (int)strtol(e + 1, NULL, 10);
+    for (size_t i = (size_t)(e - tmp); i-- > 0;) {
+        if (tmp[i] == '.')
+            continue;
+        if (tmp[i] < '9') {
+            tmp[i]++;
+            return;
+        }
+        tmp[i] = '0';
+    }
+    tmp[0] = '1';
+    snprintf(e, cap - (size_t)(e - tmp), "e%+03d", exp10 + 1);
+}
+
 /* Finds the shortest decimal digits that read back as v (like Go's strconv with precision -1):
  * fills digits (no dot, no sign) and returns the decimal exponent of the first digit. */
 static int shortest_digits(double v, char *digits, size_t cap)
 {
     char tmp[40];
+    int e2;
+    /* A power of two has a rounding interval twice as wide above it as below, so the shortest
+     * digits that read back may be the correctly rounded ones plus one in the last place
+     * (2^-24 is 5.960464477539063e-08, not 5.9604644775390625e-08). */
+    int pow2 = frexp(v, &e2) == 0.5;
     for (int prec = 0; prec < 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec, v);
         if (strtod(tmp, NULL) == v)
             break;
+        if (pow2) {
+            bump_last_digit(tmp, sizeof tmp);
+            if (strtod(tmp, NULL) == v)
+                break;
+        }
     }
     /* tmp is now d[.ddd]e±XX for the shortest precision that round-trips. */
     char *e = strchr(tmp, 'e');
@@ -228,13 +257,13 @@ void jsonw_prom_value(jsonw *w, double v)
 void jsonw_prom_time(jsonw *w, int64_t ms)
 {
     sep(w);
-    if (ms < 0) {
+    /* Unsigned, so INT64_MIN has a magnitude too. */
+    uint64_t u = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+    if (ms < 0)
         buf_putc(w->out, '-');
-        ms = -ms;
-    }
-    long long frac = ms % 1000;
+    unsigned long long frac = u % 1000;
     if (frac)
-        buf_printf(w->out, "%lld.%03lld", (long long)(ms / 1000), frac);
+        buf_printf(w->out, "%llu.%03llu", (unsigned long long)(u / 1000), frac);
     else
-        buf_printf(w->out, "%lld", (long long)(ms / 1000));
+        buf_printf(w->out, "%llu", (unsigned long long)(u / 1000));
 }

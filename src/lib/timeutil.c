@@ -72,6 +72,11 @@ int timeutil_parse_duration(const char *s, int64_t *ms)
 /* Parses a decimal number of seconds into ms (rounded). */
 static int parse_seconds(const char *s, int64_t *ms)
 {
+    /* Plain decimal notation only: strtod alone would also take leading white space, hex
+     * ("0x10") and words ("inf"), none of which the Prometheus API accepts. */
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p))
+            return -EINVAL;
     char *end;
     errno = 0;
     double d = strtod(s, &end);
@@ -109,7 +114,12 @@ static int parse_rfc3339(const char *s, int64_t *ms)
     if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
         digits(&p, 2, &se))
         return -EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    /* timegm() would quietly normalise 2026-02-31 into March: check the calendar here. */
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59)
+        return -EINVAL;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
         return -EINVAL;
     int64_t frac = 0;
     if (*p == '.') {

@@ -36,24 +36,19 @@ int tsdb_matcher_init(tsdb_matcher *m, tsdb_match_type type, const char *name, c
         m->re_any = 1;
         return 0;
     }
-    /* Wrap in a group so alternations stay inside the anchors. */
-    size_t n = strlen(value) + 8;
-    char *pat = mem_alloc(n);
-    if (!pat)
-        return -ENOMEM;
-    snprintf(pat, n, "(?:%s)", value);
+    /* PCRE2_ANCHORED and PCRE2_ENDANCHORED anchor the whole pattern, alternations included
+     * ("a|b" does not match "ab"), so the pattern is compiled as given: wrapping it in a group
+     * would let an unbalanced pattern such as "a)|(b" through and shift error positions. */
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED,
                                    PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOTALL | PCRE2_UTF,
                                    &code, &off, NULL);
-    mem_free(pat);
     if (!re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
-        size_t pos = off >= 4 ? off - 4 : 0; /* position in the user's pattern */
         snprintf(err, errlen, "invalid regular expression \"%.100s\" at position %zu: %s", value,
-                 pos, (const char *)msg);
+                 (size_t)off, (const char *)msg);
         return -EINVAL;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up; failure is harmless */

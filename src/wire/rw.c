@@ -13,11 +13,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* protobuf-c allocates through this so its memory is counted and can fail like ours. */
+/* protobuf-c allocates through this so its memory is counted and can fail like ours. When ctx
+ * is set it points at a flag that records a failed allocation: protobuf-c reports every failure
+ * as "no message", and the caller must tell out-of-memory from a malformed body. */
 static void *pb_alloc(void *ctx, size_t n)
 {
-    (void)ctx;
-    return mem_alloc(n);
+    void *p = mem_alloc(n);
+    if (!p && ctx)
+        *(int *)ctx = 1;
+    return p;
 }
 
 static void pb_free(void *ctx, void *p)
@@ -126,11 +130,18 @@ int rw_decode(const void *body, size_t len, size_t max_decoded, rw_request **out
         rc = -ENOMEM;
         goto out;
     }
+    int oom = 0;
+    ProtobufCAllocator unpack_allocator = {pb_alloc, pb_free, &oom};
     Prometheus__WriteRequest *wr =
-        prometheus__write_request__unpack(&pb_allocator, rawlen, (const uint8_t *)raw);
+        prometheus__write_request__unpack(&unpack_allocator, rawlen, (const uint8_t *)raw);
     if (!wr) {
-        snprintf(err, errlen, "protobuf: not a valid WriteRequest");
-        rc = -EINVAL;
+        if (oom) {
+            snprintf(err, errlen, "out of memory");
+            rc = -ENOMEM;
+        } else {
+            snprintf(err, errlen, "protobuf: not a valid WriteRequest");
+            rc = -EINVAL;
+        }
         goto out;
     }
     r->priv = wr;

@@ -19,7 +19,7 @@ const INSTANCES_EVERY = 60000;
 // ---------------------------------------------------------------- layout
 
 const els = {
-  host: h('h1', { class: 'host-name' }, 'dashdot'),
+  host: h('h1', { class: 'host-name' }),
   meta: h('div', { class: 'host-meta' }),
   uptime: h('span', { class: 'uptime' }),
   picker: h('select', { class: 'picker', 'aria-label': 'host', hidden: true }),
@@ -350,7 +350,7 @@ async function loadHostInfo() {
 
 function renderHost() {
   const info = state.host;
-  const name = info ? info.nodename : state.instance || 'dashdot';
+  const name = info ? info.nodename : state.instance || '';
   setText(els.host, name);
   document.title = state.instance ? `${name} · dashdot` : 'dashdot';
   const parts = [];

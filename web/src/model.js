@@ -60,6 +60,18 @@ export class ChartModel {
     a[slot] = Number.isNaN(a[slot]) ? x : a[slot] + x;
     if (b > this.lastBucket) this.lastBucket = b;
     this.dirty = true;
+    // build() trims the window; while nothing draws (hidden tab) trim here now and then.
+    if (this.buckets.size > this.window / STEP + 300) this.trim(this.lastBucket - this.window + STEP);
+  }
+
+  // Drops buckets before minStart; returns the first bucket kept (or lastBucket).
+  trim(minStart) {
+    let first = this.lastBucket;
+    for (const b of this.buckets.keys()) {
+      if (b < minStart) this.buckets.delete(b);
+      else if (b < first) first = b;
+    }
+    return first;
   }
 
   // metric: label set; input: the input definition it matched; samples: [[t, value number], ...]
@@ -117,12 +129,7 @@ export class ChartModel {
       return { xs: [], ys: outs.map(() => []), points: 0 };
     }
     const end = this.lastBucket;
-    const minStart = end - this.window + STEP;
-    let first = end;
-    for (const b of this.buckets.keys()) {
-      if (b < minStart) this.buckets.delete(b);
-      else if (b < first) first = b;
-    }
+    const first = this.trim(end - this.window + STEP);
     const n = Math.round((end - first) / STEP) + 1;
     const xs = new Array(n);
     const ys = outs.map(() => new Array(n));
