@@ -122,10 +122,17 @@ int batch_add(batch *b, const char *metric, const char *const *lbls, double v)
     int rc = push_pair(b, LABELS_NAME, metric);
     uint32_t n = 1;
     for (size_t i = 0; !rc && lbls && lbls[i]; i += 2) {
-        if (!lbls[i + 1] || !labels_valid_name(lbls[i]) || n + 3 > BATCH_MAX_LABELS) {
+        if (!lbls[i + 1] || !labels_valid_name(lbls[i]) || n + 3 > BATCH_MAX_LABELS ||
+            strcmp(lbls[i], LABELS_NAME) == 0) {
             rc = -EINVAL;
             break;
         }
+        /* A name twice would make the whole request invalid at the server. */
+        for (size_t j = 0; j < i && !rc; j += 2)
+            if (strcmp(lbls[j], lbls[i]) == 0)
+                rc = -EINVAL;
+        if (rc)
+            break;
         if (!*lbls[i + 1])
             continue;
         rc = push_pair(b, lbls[i], lbls[i + 1]);

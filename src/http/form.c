@@ -83,6 +83,10 @@ static int decode(const char *s, size_t len, char **out)
             }
             d[n++] = (char)(hi * 16 + lo);
             i += 2;
+        } else if (s[i] == '\0') {
+            /* A raw NUL in a body would cut the value short just the same. */
+            mem_free(d);
+            return -EINVAL;
         } else {
             d[n++] = s[i];
         }

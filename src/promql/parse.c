@@ -59,6 +59,7 @@ typedef struct parser {
     char *err;
     size_t errlen;
     int failed;
+    int depth; /* open parentheses around the current token */
 } parser;
 
 static int fail(parser *p, int pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -98,6 +99,35 @@ static int is_ident_char(int c)
     return isalnum(c) || c == '_' || c == ':';
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned long cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp < 0xe000))
+        return 0;
+    return len;
+}
+
 /* Reads a quoted string at p->off into tok->str, handling Go-style escapes. */
 static int lex_string(parser *p, token *t)
 {
@@ -112,8 +142,11 @@ static int lex_string(parser *p, token *t)
             return fail(p, (int)i, "unterminated quoted string %c", quote);
         }
         if (c == '\\' && quote != '`') {
-            if (i + 1 >= p->len)
-                break;
+            if (i + 1 >= p->len) {
+                buf_free(&out);
+                return fail(p, (int)p->off, "unterminated quoted string %c", quote);
+            }
+            int bs = (int)i; /* escape errors point at the backslash */
             char e = p->q[++i];
             switch (e) {
             case 'n': buf_putc(&out, '\n'); break;
@@ -132,18 +165,27 @@ static int lex_string(parser *p, token *t)
                 int nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
                 if (i + (size_t)nd >= p->len) {
                     buf_free(&out);
-                    return fail(p, (int)i, "invalid escape sequence in string");
+                    return fail(p, bs, "invalid escape sequence in string");
                 }
                 unsigned long cp = 0;
                 for (int k = 1; k <= nd; k++) {
                     int h = p->q[i + (size_t)k];
                     if (!isxdigit(h)) {
                         buf_free(&out);
-                        return fail(p, (int)i, "invalid escape sequence in string");
+                        return fail(p, bs, "invalid escape sequence in string");
                     }
                     cp = cp * 16 + (unsigned long)(isdigit(h) ? h - '0' : (tolower(h) - 'a' + 10));
                 }
                 i += (size_t)nd;
+                /* A NUL would silently cut the string short in C: refuse it. */
+                if (cp == 0) {
+                    buf_free(&out);
+                    return fail(p, bs, "NUL character in string not supported");
+                }
+                if (e != 'x' && cp >= 0xd800 && cp < 0xe000) {
+                    buf_free(&out);
+                    return fail(p, bs, "invalid Unicode code point in string");
+                }
                 if (e == 'x') {
                     buf_putc(&out, (char)cp);
                 } else if (cp < 0x80) {
@@ -162,15 +204,25 @@ static int lex_string(parser *p, token *t)
                     buf_putc(&out, (char)(0x80 | (cp & 0x3f)));
                 } else {
                     buf_free(&out);
-                    return fail(p, (int)i, "invalid Unicode code point in string");
+                    return fail(p, bs, "invalid Unicode code point in string");
                 }
                 break;
             }
             default:
                 buf_free(&out);
-                return fail(p, (int)i - 1, "unknown escape sequence '\\%c'", e);
+                return fail(p, bs, "unknown escape sequence '\\%c'", e);
             }
             i++;
+            continue;
+        }
+        if ((unsigned char)c >= 0x80) {
+            size_t ul = utf8_len((const unsigned char *)p->q + i, p->len - i);
+            if (!ul) {
+                buf_free(&out);
+                return fail(p, (int)i, "invalid UTF-8 rune in string");
+            }
+            buf_append(&out, p->q + i, ul);
+            i += ul;
             continue;
         }
         buf_putc(&out, c);
@@ -329,9 +381,25 @@ static int lex(parser *p)
     return fail(p, t->pos, "unexpected character: byte 0x%02x", (unsigned char)c);
 }
 
+/* Keywords (offset, start, end) are case-insensitive in PromQL, as in Prometheus. */
 static int tok_is(const token *t, const char *word)
 {
-    return t->type == T_IDENT && t->len == strlen(word) && strncmp(t->start, word, t->len) == 0;
+    return t->type == T_IDENT && t->len == strlen(word) &&
+           strncasecmp(t->start, word, t->len) == 0;
+}
+
+/* Prometheus reads Inf and NaN (in any case) as numbers outside braces. */
+static int tok_special_number(const token *t, double *v)
+{
+    if (t->type != T_IDENT || t->len != 3)
+        return 0;
+    if (strncasecmp(t->start, "inf", 3) == 0)
+        *v = INFINITY;
+    else if (strncasecmp(t->start, "nan", 3) == 0)
+        *v = NAN;
+    else
+        return 0;
+    return 1;
 }
 
 static const char *tok_desc(const token *t)
@@ -575,12 +643,13 @@ static int parse_primary(parser *p, promql_expr **out)
         int neg = p->tok.type == T_MINUS;
         if ((rc = lex(p)))
             break;
-        if (p->tok.type != T_NUMBER) {
+        double v = p->tok.number;
+        if (p->tok.type != T_NUMBER && !tok_special_number(&p->tok, &v)) {
             rc = fail(p, p->tok.pos, "unary operators on non-numbers are not supported yet");
             break;
         }
         e->type = PROMQL_NUMBER;
-        e->number = neg ? -p->tok.number : p->tok.number;
+        e->number = neg ? -v : v;
         rc = lex(p);
         break;
     }
@@ -593,16 +662,28 @@ static int parse_primary(parser *p, promql_expr **out)
     case T_LPAREN: {
         mem_free(e);
         e = NULL;
+        /* Each level is a few stack frames: a 64 KiB query of '(' must not exhaust the stack. */
+        if (p->depth >= PROMQL_MAX_DEPTH) {
+            rc = fail(p, p->tok.pos, "expression nested too deeply (limit %d)", PROMQL_MAX_DEPTH);
+            break;
+        }
+        p->depth++;
         if ((rc = lex(p)) || (rc = parse_expr(p, &e)))
             break;
         if (p->tok.type != T_RPAREN) {
             rc = fail(p, p->tok.pos, "unexpected %s, expected \")\"", tok_desc(&p->tok));
             break;
         }
+        p->depth--;
         rc = lex(p);
         break;
     }
     case T_IDENT: {
+        if (tok_special_number(&p->tok, &e->number)) {
+            e->type = PROMQL_NUMBER;
+            rc = lex(p);
+            break;
+        }
         size_t k = p->off;
         while (k < p->len && isspace((unsigned char)p->q[k]))
             k++;

@@ -15,6 +15,7 @@
 
 #define PROMQL_MAX_QUERY 65536 /* bytes; longer queries are refused */
 #define PROMQL_MAX_MATCHERS 64
+#define PROMQL_MAX_DEPTH 256 /* nesting of parentheses; the parser recurses, so it is capped */
 
 typedef enum promql_node {
     PROMQL_NUMBER,

@@ -28,6 +28,7 @@ typedef struct series {
     labels ls;   /* one allocation: label array then strings (labels_clone) */
     sample *s;
     size_t n, cap;
+    size_t pending; /* samples a commit in progress may add (room is reserved first) */
 } series;
 
 struct tsdb {
@@ -143,7 +144,34 @@ static int index_add(tsdb *db, const series *s)
     return 0;
 }
 
-/* Finds or creates the series for ls. Returns NULL with *rc set on failure or refusal. */
+/* Takes a series that index_add may have indexed partly back out of the index: its id is the
+ * newest, so it can only be the last entry of a postings list. Lists and names left empty are
+ * removed so label queries never report values without series. */
+static void index_undo(tsdb *db, const series *s)
+{
+    for (size_t i = 0; i < s->ls.n; i++) {
+        const char *name = s->ls.v[i].name, *value = s->ls.v[i].value;
+        lname *ln = hmap_get(&db->names, name, strlen(name));
+        if (!ln)
+            continue;
+        postings *p = hmap_get(&ln->values, value, strlen(value));
+        if (p && p->n && p->ids[p->n - 1] == s->id)
+            p->n--;
+        if (p && !p->n) {
+            hmap_del(&ln->values, value, strlen(value));
+            mem_free(p->ids);
+            mem_free(p);
+        }
+        if (!ln->values.len) {
+            hmap_del(&db->names, name, strlen(name));
+            hmap_free(&ln->values);
+            mem_free(ln);
+        }
+    }
+}
+
+/* Finds or creates the series for ls. Returns NULL with *rc set on failure or refusal; a
+ * failed creation leaves no trace in the maps or the index. */
 static series *get_or_create(tsdb *db, const labels *ls, buf *key, int *created, int *rc)
 {
     *created = 0;
@@ -171,14 +199,19 @@ static series *get_or_create(tsdb *db, const labels *ls, buf *key, int *created,
         *rc = -ENOMEM;
         return NULL;
     }
-    if (hmap_put(&db->by_key, key->data, key->len, s) || index_add(db, s)) {
-        /* A half-indexed series stays registered: the index only ever over-approximates, and
-         * queries re-check every candidate's labels. */
+    if (hmap_put(&db->by_key, key->data, key->len, s)) {
+        series_free(s);
         *rc = -ENOMEM;
-        if (!hmap_get(&db->by_key, key->data, key->len)) {
-            series_free(s);
-            return NULL;
-        }
+        return NULL;
+    }
+    if (index_add(db, s)) {
+        /* A series missing from a postings list would be invisible to queries through that
+         * label: undo everything rather than keep it half-indexed. */
+        index_undo(db, s);
+        hmap_del(&db->by_key, key->data, key->len);
+        series_free(s);
+        *rc = -ENOMEM;
+        return NULL;
     }
     db->all[db->nseries++] = s;
     *created = 1;
@@ -186,17 +219,19 @@ static series *get_or_create(tsdb *db, const labels *ls, buf *key, int *created,
     return s;
 }
 
-static int series_push(series *s, sample x)
+/* Makes room for `extra` more samples, so the pushes of a commit cannot fail half-way. */
+static int series_reserve(series *s, size_t extra)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        sample *ns = mem_realloc(s->s, nc * sizeof *ns);
-        if (!ns)
-            return -ENOMEM;
-        s->s = ns;
-        s->cap = nc;
-    }
-    s->s[s->n++] = x;
+    if (extra <= s->cap - s->n)
+        return 0;
+    size_t nc = s->cap ? s->cap : 64;
+    while (nc - s->n < extra)
+        nc *= 2;
+    sample *ns = mem_realloc(s->s, nc * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    s->s = ns;
+    s->cap = nc;
     return 0;
 }
 
@@ -298,13 +333,23 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
     buf key;
     buf_init(&key, 1 << 20);
     int64_t oldest = timeutil_now_ms() - db->opt.retention_ms;
+    /* Everything that can fail is done before the first sample goes in, so that a failed
+     * commit stores nothing: the observer's array, the series of the batch (created empty),
+     * and room for every sample. */
+    tsdb_observer_fn observer = db->observer;
+    series **ser = mem_calloc(a->n + 1, sizeof *ser);
+    tsdb_series_in *arr = observer && a->n ? mem_alloc(a->n * sizeof *arr) : NULL;
+    if (!ser || (observer && a->n && !arr)) {
+        rc = -ENOMEM;
+        goto done;
+    }
 
     pthread_rwlock_wrlock(&db->lock);
     for (size_t i = 0; i < a->n && !rc; i++) {
         const tsdb_series_in *in = a->v[i];
         int created, grc;
-        series *s = get_or_create(db, &in->ls, &key, &created, &grc);
-        if (!s) {
+        ser[i] = get_or_create(db, &in->ls, &key, &created, &grc);
+        if (!ser[i]) {
             if (grc == -ENOSPC) {
                 local.series_limit += in->nsamples;
                 continue;
@@ -313,6 +358,20 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
             break;
         }
         local.new_series += (size_t)created;
+        ser[i]->pending += in->nsamples;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (ser[i] && ser[i]->pending) {
+            if (!rc)
+                rc = series_reserve(ser[i], ser[i]->pending);
+            ser[i]->pending = 0;
+        }
+    }
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        const tsdb_series_in *in = a->v[i];
+        series *s = ser[i];
+        if (!s)
+            continue;
         for (size_t j = 0; j < in->nsamples; j++) {
             sample x = in->samples[j];
             if (x.t < oldest) {
@@ -327,8 +386,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
                 local.out_of_order++;
                 continue;
             }
-            if ((rc = series_push(s, x)))
-                break;
+            s->s[s->n++] = x; /* room reserved above */
             local.accepted++;
             if (x.t < db->counters.min_time)
                 db->counters.min_time = x.t;
@@ -336,24 +394,24 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
                 db->counters.max_time = x.t;
         }
     }
+    /* On failure no sample went in (series created on the way stay, empty). */
     db->nsamples += local.accepted;
     db->counters.samples_appended += local.accepted;
     db->counters.out_of_order += local.out_of_order;
     db->counters.duplicates += local.duplicates;
     db->counters.too_old += local.too_old;
     pthread_rwlock_unlock(&db->lock);
-    buf_free(&key);
 
-    if (!rc && db->observer && a->n) {
+    if (!rc && arr) {
         /* Hand the observer a contiguous array (the appender holds pointers). */
-        tsdb_series_in *arr = mem_alloc(a->n * sizeof *arr);
-        if (arr) {
-            for (size_t i = 0; i < a->n; i++)
-                arr[i] = *a->v[i];
-            db->observer(db->observer_ctx, arr, a->n);
-            mem_free(arr);
-        }
+        for (size_t i = 0; i < a->n; i++)
+            arr[i] = *a->v[i];
+        observer(db->observer_ctx, arr, a->n);
     }
+done:
+    mem_free(arr);
+    mem_free(ser);
+    buf_free(&key);
     if (st)
         *st = local;
     tsdb_appender_rollback(a);
@@ -619,8 +677,9 @@ static int collect_labels(tsdb *db, const char *name, const tsdb_matcher *ms, si
                           int64_t mint, int64_t maxt, hmap *set)
 {
     int rc = 0;
-    if (nm == 0) {
-        /* Straight from the index. */
+    if (nm == 0 && mint <= db->counters.min_time && maxt >= db->counters.max_time) {
+        /* The range covers every sample held: straight from the index. (A narrower range
+         * takes the scan below, which checks each series' samples.) */
         if (!name) {
             size_t pos = 0;
             hmap_entry *e;

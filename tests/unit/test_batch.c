@@ -84,8 +84,8 @@ static void add_and_find_with_and_without_labels(void **state)
     assert_true(v == 7);
     /* A subset or a superset of the labels is a different series. */
     assert_false(batch_find(b, "node_cpu_seconds_total", L("cpu", "0"), &v));
-    assert_false(batch_find(b, "node_cpu_seconds_total",
-                            L("cpu", "0", "mode", "idle", "x", "y"), &v));
+    assert_false(
+        batch_find(b, "node_cpu_seconds_total", L("cpu", "0", "mode", "idle", "x", "y"), &v));
     assert_false(batch_find(b, "node_cpu_seconds_total", L("cpu", "2", "mode", "idle"), &v));
     assert_false(batch_find(b, "node_cpu_seconds", L("cpu", "0", "mode", "idle"), &v));
     assert_false(batch_find(b, "up", L("cpu", "0"), &v));
@@ -242,8 +242,8 @@ static void encode_adds_instance_job_sorted_at_batch_time(void **state)
 static void collector_instance_and_job_win(void **state)
 {
     batch *b = *state;
-    assert_int_equal(batch_add(b, "probe_success", L("instance", "https://x", "job", "blackbox"), 1),
-                     0);
+    assert_int_equal(
+        batch_add(b, "probe_success", L("instance", "https://x", "job", "blackbox"), 1), 0);
     rw_request *r = round_trip(b);
     const labels *ls = &r->series[0].ls;
     assert_int_equal(ls->n, 3);

@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", ""};
-static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", ""};
-static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", ""};
-static const coll_env fx_fallback = {FIXTURES "/fallback/proc", FIXTURES "/fallback/sys", ""};
-static const coll_env live = {"/proc", "/sys", ""};
+static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", "", 0, NULL};
+static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0, NULL};
+static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL};
+static const coll_env fx_fallback = {FIXTURES "/fallback/proc", FIXTURES "/fallback/sys", "", 0, NULL};
+static const coll_env live = {"/proc", "/sys", "", 0, NULL};
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -480,7 +480,7 @@ static void test_run_all_logs_once(void **state)
     static char longp[COLL_PATH_MAX + 100];
     memset(longp, 'x', sizeof longp - 1);
     longp[0] = '/';
-    const coll_env too_long = {longp, longp, ""};
+    const coll_env too_long = {longp, longp, "", 0, NULL};
     assert_int_equal(run_captured(&too_long, b, &lines), 11);
     assert_int_equal(lines, 11);
     assert_int_equal(run_captured(&too_long, b, &lines), 11);
@@ -548,21 +548,79 @@ static void test_helpers(void **state)
     /* Reading: exact fit, one byte too many, absent file, for both readers. */
     char buf[64];
     size_t len;
-    assert_int_equal(coll_read(FIXTURES, "/proc/loadavg", buf, sizeof buf, &len), 0);
+    assert_int_equal(coll_read(&fx, FIXTURES, "/proc/loadavg", buf, sizeof buf, &len), 0);
     assert_int_equal(len, strlen("0.01 0.07 1.25 1/82 3704\n"));
     assert_string_equal(buf, "0.01 0.07 1.25 1/82 3704\n");
-    assert_int_equal(coll_read(FIXTURES, "/proc/loadavg", buf, len + 1, &len), 0);
-    assert_int_equal(coll_read(FIXTURES, "/proc/loadavg", buf, 25, &len), -EFBIG);
+    assert_int_equal(coll_read(&fx, FIXTURES, "/proc/loadavg", buf, len + 1, &len), 0);
+    assert_int_equal(coll_read(&fx, FIXTURES, "/proc/loadavg", buf, 25, &len), -EFBIG);
     assert_int_equal(len, 0);
-    assert_int_equal(coll_read_one(FIXTURES, "/proc/loadavg", buf, 25, &len), -EFBIG);
-    assert_int_equal(coll_read_one(FIXTURES, "/proc/loadavg", buf, 26, &len), 0);
+    assert_int_equal(coll_read_one(&fx, FIXTURES, "/proc/loadavg", buf, 25, &len), -EFBIG);
+    assert_int_equal(coll_read_one(&fx, FIXTURES, "/proc/loadavg", buf, 26, &len), 0);
     assert_string_equal(buf, "0.01 0.07 1.25 1/82 3704\n");
-    assert_int_equal(coll_read(FIXTURES, "/proc/nosuch", buf, sizeof buf, &len), -ENOENT);
-    assert_int_equal(coll_read_one(FIXTURES, "/proc/nosuch", buf, sizeof buf, &len), -ENOENT);
+    assert_int_equal(coll_read(&fx, FIXTURES, "/proc/nosuch", buf, sizeof buf, &len), -ENOENT);
+    assert_int_equal(coll_read_one(&fx, FIXTURES, "/proc/nosuch", buf, sizeof buf, &len), -ENOENT);
     /* A file larger than one page, the way /proc/diskstats comes in several reads. */
     static char big[COLL_BUF_LARGE];
-    assert_int_equal(coll_read("/proc", "/self/maps", big, sizeof big, &len), 0);
+    assert_int_equal(coll_read(&live, "/proc", "/self/maps", big, sizeof big, &len), 0);
     assert_true(len > 0 && strlen(big) == len);
+}
+
+/* The descriptor cache: a cached file is re-read fresh every time, a file replaced under the
+ * cache is read anew, and the error cases behave as without a cache. */
+static void test_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dashdot-coll-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/f", dir);
+    coll_env env = {dir, dir, "", 0, NULL};
+    assert_int_equal(coll_cache_new(&env.cache), 0);
+    char buf[64];
+    size_t len;
+    FILE *f = fopen(path, "w");
+    fputs("one\n", f);
+    fclose(f);
+    assert_int_equal(coll_read_one(&env, dir, "/f", buf, sizeof buf, &len), 0);
+    assert_string_equal(buf, "one\n");
+    /* Same inode, new content: the cached descriptor sees it. */
+    f = fopen(path, "w");
+    fputs("two two\n", f);
+    fclose(f);
+    assert_int_equal(coll_read(&env, dir, "/f", buf, sizeof buf, &len), 0);
+    assert_string_equal(buf, "two two\n");
+    assert_int_equal(coll_read_one(&env, dir, "/f", buf, 5, &len), -EFBIG);
+    /* Removed file: the stale descriptor still reads the old inode, which is what a kernel
+     * file does not do; a missing file that was never cached is ENOENT. */
+    assert_int_equal(coll_read_one(&env, dir, "/nosuch", buf, sizeof buf, &len), -ENOENT);
+    /* Live /proc files through the cache: two reads of a counter file both succeed. */
+    static char big[COLL_BUF_LARGE];
+    coll_env live_c = {"/proc", "/sys", "", 0, env.cache};
+    assert_int_equal(coll_read_one(&live_c, "/proc", "/stat", big, sizeof big, &len), 0);
+    size_t first = len;
+    assert_int_equal(coll_read_one(&live_c, "/proc", "/stat", big, sizeof big, &len), 0);
+    assert_true(first > 0 && len > 0 && strncmp(big, "cpu ", 4) == 0);
+    coll_cache_free(env.cache);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Collectors with every = N run only in rounds divisible by N. */
+static void test_every(void **state)
+{
+    batch *b = *state;
+    const char *en[] = {"processes", "loadavg", NULL};
+    coll_env e = fx;
+    e.round = 3;
+    batch_reset(b, 0);
+    assert_int_equal(coll_run_all(&e, en, b), 0);
+    double v;
+    assert_true(batch_find(b, "node_load1", NULL, &v));
+    assert_false(batch_find(b, "node_processes_pids", NULL, &v));
+    e.round = 10;
+    batch_reset(b, 0);
+    assert_int_equal(coll_run_all(&e, en, b), 0);
+    assert_true(batch_find(b, "node_processes_pids", NULL, &v));
 }
 
 /* Allocation failures at every point of a full round: errors, never crashes or leaks. */
@@ -621,6 +679,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_run_all_enabled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_all_fixtures, setup, teardown),
         cmocka_unit_test(test_helpers),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test_setup_teardown(test_every, setup, teardown),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test_setup_teardown(test_live, setup, teardown),
     };

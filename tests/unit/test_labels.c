@@ -21,8 +21,8 @@
 static void sort_orders_by_name_bytewise(void **state)
 {
     (void)state;
-    label v[] = {{"job", "j"}, {"__name__", "up"}, {"Zeta", "z"}, {"a", "1"}, {"_x", "2"},
-                 {"instance", "i"}, {"A", "3"}};
+    label v[] = {{"job", "j"}, {"__name__", "up"}, {"Zeta", "z"}, {"a", "1"},
+                 {"_x", "2"},  {"instance", "i"},  {"A", "3"}};
     labels ls = LS(v);
     labels_sort(&ls);
     /* Byte order: uppercase < '_' < lowercase. */
@@ -65,22 +65,14 @@ static void valid_name_table(void **state)
         const char *s;
         int label_ok, metric_ok;
     } cases[] = {
-        {"a", 1, 1},
-        {"_", 1, 1},
-        {"__name__", 1, 1},
-        {"abc_DEF_123", 1, 1},
-        {"A9", 1, 1},
-        {"9a", 0, 0},
-        {"", 0, 0},
-        {"a-b", 0, 0},
-        {"a.b", 0, 0},
-        {"a b", 0, 0},
-        {"ä", 0, 0},
-        {"a:b", 0, 1},
-        {":a", 0, 1},
-        {"job:rate5m:sum", 0, 1},
-        {"a\n", 0, 0},
-        {"a\"", 0, 0},
+        {"a", 1, 1},        {"_", 1, 1},
+        {"__name__", 1, 1}, {"abc_DEF_123", 1, 1},
+        {"A9", 1, 1},       {"9a", 0, 0},
+        {"", 0, 0},         {"a-b", 0, 0},
+        {"a.b", 0, 0},      {"a b", 0, 0},
+        {"ä", 0, 0},        {"a:b", 0, 1},
+        {":a", 0, 1},       {"job:rate5m:sum", 0, 1},
+        {"a\n", 0, 0},      {"a\"", 0, 0},
         {"a{", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -286,7 +278,7 @@ static void cmp_orders_like_prometheus(void **state)
         labels *x, *y;
         int want;
     } cases[] = {
-        {&la, &la2, 0}, {&la, &lb, -1}, {&lb, &la, 1},  {&lc, &la, -1}, {&la, &lc, 1},
+        {&la, &la2, 0}, {&la, &lb, -1}, {&lb, &la, 1},  {&lc, &la, -1},   {&la, &lc, 1},
         {&lc, &ld, -1}, {&la, &ld, -1}, {&le, &la, -1}, {&none, &lc, -1}, {&none, &none, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -303,7 +295,9 @@ static void format_writes_canonical_text_with_escapes(void **state)
         size_t n;
         const char *want;
     } cases[] = {
-        {{{"__name__", "up"}, {"instance", "h:1"}, {"job", "n"}}, 3, "up{instance=\"h:1\",job=\"n\"}"},
+        {{{"__name__", "up"}, {"instance", "h:1"}, {"job", "n"}},
+         3,
+         "up{instance=\"h:1\",job=\"n\"}"},
         {{{"__name__", "up"}}, 1, "up{}"},
         {{{"a", "1"}, {"b", "2"}}, 2, "{a=\"1\",b=\"2\"}"},
         {{{"a", "q\"uote"}}, 1, "{a=\"q\\\"uote\"}"},

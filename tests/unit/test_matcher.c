@@ -133,8 +133,8 @@ static void matches_table(void **state)
         if (got != cases[i].want)
             fail_msg("case %zu: l%s\"%s\" on %s%s%s gave %d, want %d", i,
                      tsdb_match_op(cases[i].type), cases[i].pattern, cases[i].value ? "\"" : "",
-                     cases[i].value ? cases[i].value : "(missing)", cases[i].value ? "\"" : "",
-                     got, cases[i].want);
+                     cases[i].value ? cases[i].value : "(missing)", cases[i].value ? "\"" : "", got,
+                     cases[i].want);
         tsdb_matcher_free(&m);
     }
 }
@@ -188,8 +188,8 @@ static void invalid_regex_gives_einval_with_message(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "(",      "foo(",  "[a-",   "*a",    "a{2,1}", "(?<n",  "\\",    "a)",
-        "a)|(b",  "(?z)",  "[z-a]", "+",     "x**+",   "(?P<>a)",
+        "(",  "foo(",  "[a-",  "*a",    "a{2,1}", "(?<n", "\\",
+        "a)", "a)|(b", "(?z)", "[z-a]", "+",      "x**+", "(?P<>a)",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         for (int t = 0; t < 2; t++) {
@@ -266,8 +266,8 @@ static void init_under_allocation_failure(void **state)
             assert_true(rc == 0 || rc == -ENOMEM);
             if (rc == 0) {
                 ok = 1;
-                assert_int_equal(tsdb_matcher_matches(&m, "w"), t == EQ || t == NEQ ? t == NEQ
-                                                                                    : t == RE);
+                assert_int_equal(tsdb_matcher_matches(&m, "w"),
+                                 t == EQ || t == NEQ ? t == NEQ : t == RE);
             }
             tsdb_matcher_free(&m);
         }
@@ -298,9 +298,8 @@ static void one_matcher_shared_by_threads(void **state)
     (void)state;
     tsdb_matcher m;
     char err[128];
-    assert_int_equal(tsdb_matcher_init(&m, RE, "instance", "host-[0-9]*7\\.example", err,
-                                       sizeof err),
-                     0);
+    assert_int_equal(
+        tsdb_matcher_init(&m, RE, "instance", "host-[0-9]*7\\.example", err, sizeof err), 0);
     pthread_t th[4];
     thread_arg args[4];
     for (int i = 0; i < 4; i++) {

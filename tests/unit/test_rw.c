@@ -234,8 +234,8 @@ static void encode_respects_buffer_cap(void **state)
 static void decode_sorts_labels_and_drops_empty_values(void **state)
 {
     (void)state;
-    pb_series in[] = {{{"zone", "z1", "job", "", "__name__", "up", "app", "a", "empty", ""},
-                       5, {1}, {1000}, 1}};
+    pb_series in[] = {
+        {{"zone", "z1", "job", "", "__name__", "up", "app", "a", "empty", ""}, 5, {1}, {1000}, 1}};
     buf body;
     buf_init(&body, 0);
     pb_body(in, 1, &body);
@@ -339,14 +339,14 @@ static void decode_skips_unknown_fields(void **state)
     /* WriteRequest{timeseries: TimeSeries{labels: {__name__: up}, samples: {1.0 @ 1000},
      * field 3 (exemplar, unknown to us): "xyz"}, field 3 metadata {type: 1}} by hand. */
     static const uint8_t raw[] = {
-        0x0a, 0x23,                                                       /* ts, 35 bytes */
-        0x0a, 0x0e,                                                       /* label, 14 bytes */
-        0x0a, 0x08, '_', '_', 'n', 'a', 'm', 'e', '_', '_', 0x12, 0x02, 'u', 'p',
-        0x12, 0x0c,                                                       /* sample, 12 */
-        0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,                               /* value 1.0 */
-        0x10, 0xe8, 0x07,                                                 /* ts 1000 */
-        0x1a, 0x03, 'x', 'y', 'z',                                        /* field 3 */
-        0x1a, 0x02, 0x08, 0x01,                                           /* metadata */
+        0x0a, 0x23, /* ts, 35 bytes */
+        0x0a, 0x0e, /* label, 14 bytes */
+        0x0a, 0x08, '_',  '_',  'n', 'a',  'm',  'e',  '_',
+        '_',  0x12, 0x02, 'u',  'p', 0x12, 0x0c,             /* sample, 12 */
+        0x09, 0,    0,    0,    0,   0,    0,    0xf0, 0x3f, /* value 1.0 */
+        0x10, 0xe8, 0x07,                                    /* ts 1000 */
+        0x1a, 0x03, 'x',  'y',  'z',                         /* field 3 */
+        0x1a, 0x02, 0x08, 0x01,                              /* metadata */
     };
     buf body;
     buf_init(&body, 0);
@@ -372,18 +372,16 @@ static void decode_refuses_malformed_bodies(void **state)
     (void)state;
     static const uint8_t garbage1[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                                        0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
-    static const uint8_t garbage2[] = {0x0a, 0x50, 'a', 'b', 'c'}; /* length past the end */
+    static const uint8_t garbage2[] = {0x0a, 0x50, 'a', 'b', 'c'};    /* length past the end */
     static const uint8_t garbage3[] = {0x0a, 0x03, 0x0a, 0x05, 0x0a}; /* nested overrun */
-    static const uint8_t garbage4[] = {0x0f};                        /* wire type 7 */
+    static const uint8_t garbage4[] = {0x0f};                         /* wire type 7 */
     const struct {
         const void *raw;
         size_t len;
         const char *why;
     } snappied[] = {
-        {garbage1, sizeof garbage1, "protobuf"},
-        {garbage2, sizeof garbage2, "protobuf"},
-        {garbage3, sizeof garbage3, "protobuf"},
-        {garbage4, sizeof garbage4, "protobuf"},
+        {garbage1, sizeof garbage1, "protobuf"}, {garbage2, sizeof garbage2, "protobuf"},
+        {garbage3, sizeof garbage3, "protobuf"}, {garbage4, sizeof garbage4, "protobuf"},
         {"hello, world", 12, "protobuf"},
     };
     char err[256];

@@ -11,17 +11,31 @@
 
 #include "../batch.h"
 
+#include <stdint.h>
+
+/* Open file descriptors of /proc and /sys files kept across rounds: re-reading an open file
+ * with pread at offset 0 makes the kernel regenerate it without the cost of open/close. */
+typedef struct coll_cache coll_cache;
+
 typedef struct coll_env {
-    const char *proc; /* "/proc" on a live host */
-    const char *sys;  /* "/sys" */
-    const char *root; /* "" on a live host: prefix for filesystem mount points (statvfs) */
+    const char *proc;  /* "/proc" on a live host */
+    const char *sys;   /* "/sys" */
+    const char *root;  /* "" on a live host: prefix for filesystem mount points (statvfs) */
+    uint64_t round;    /* collection round; a collector with every = N runs when round % N == 0 */
+    coll_cache *cache; /* NULL: open every file every time (tests, --once) */
 } coll_env;
+
+/* Creates an empty descriptor cache. Returns 0 or -ENOMEM. Free with coll_cache_free. */
+int coll_cache_new(coll_cache **out);
+/* Closes every cached descriptor and frees the cache. Accepts NULL. */
+void coll_cache_free(coll_cache *c);
 
 typedef int (*coll_fn)(const coll_env *env, batch *b);
 
 typedef struct coll_def {
     const char *name; /* "cpu", "meminfo", ... as given to --collectors */
     coll_fn fn;
+    unsigned every;   /* run every N rounds (expensive or slowly changing sources) */
 } coll_def;
 
 /* All collectors, terminated by an entry whose name is NULL. */

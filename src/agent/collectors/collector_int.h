@@ -20,17 +20,19 @@
 /* Room for a path built from a root prefix and a relative path. */
 #define COLL_PATH_MAX 4096
 
-/* Reads the whole file root + rel (rel starts with '/') into dst, NUL-terminated, looping until
+/* Reads (through env->cache when set) the whole file root + rel (rel starts with '/') into dst, NUL-terminated, looping until
  * end of file; *len gets the byte count without the NUL. Use it for files the kernel produces
  * record by record (/proc/diskstats, /proc/net/dev, mounts), where one read() returns at most
  * a page. Returns 0, -ENOENT if the file is absent, -EFBIG if it does not fit in cap - 1 bytes,
  * -ENAMETOOLONG, or another -errno from open/read. dst is caller-owned. */
-int coll_read(const char *root, const char *rel, char *dst, size_t cap, size_t *len);
+int coll_read(const coll_env *env, const char *root, const char *rel, char *dst, size_t cap,
+              size_t *len);
 
 /* Like coll_read but for files the kernel produces as one record (/proc/stat, /proc/meminfo,
  * /proc/<pid>/stat, /proc/sys/..., sysfs attributes): a single read() returns the whole file,
  * saving the second read() that would only confirm end of file. Same returns as coll_read. */
-int coll_read_one(const char *root, const char *rel, char *dst, size_t cap, size_t *len);
+int coll_read_one(const coll_env *env, const char *root, const char *rel, char *dst, size_t cap,
+                  size_t *len);
 
 /* coll_read_one for a path relative to an open directory (or AT_FDCWD). Also returns -ESRCH
  * when a process vanished between open and read. */

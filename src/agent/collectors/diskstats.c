@@ -112,7 +112,7 @@ int coll_diskstats(const coll_env *env, batch *b)
 {
     char buf[COLL_BUF_LARGE];
     size_t len;
-    int rc = coll_read(env->proc, "/diskstats", buf, sizeof buf, &len);
+    int rc = coll_read(env, env->proc, "/diskstats", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     char *cur = buf, *line;

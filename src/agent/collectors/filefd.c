@@ -9,7 +9,7 @@ int coll_filefd(const coll_env *env, batch *b)
     char buf[128];
     size_t len;
     uint64_t v[3];
-    int rc = coll_read_one(env->proc, "/sys/fs/file-nr", buf, sizeof buf, &len);
+    int rc = coll_read_one(env, env->proc, "/sys/fs/file-nr", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

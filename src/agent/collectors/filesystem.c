@@ -159,9 +159,9 @@ int coll_filesystem(const coll_env *env, batch *b)
     size_t len, count = 0;
     /* PID 1's view is the host's even when the agent runs in its own mount namespace
      * (containerised with the host's /proc); without access to it, our own view. */
-    int rc = coll_read(env->proc, "/1/mounts", buf, sizeof buf, &len);
+    int rc = coll_read(env, env->proc, "/1/mounts", buf, sizeof buf, &len);
     if (rc == -ENOENT || rc == -EACCES)
-        rc = coll_read(env->proc, "/mounts", buf, sizeof buf, &len);
+        rc = coll_read(env, env->proc, "/mounts", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

@@ -9,7 +9,7 @@ int coll_loadavg(const coll_env *env, batch *b)
     char buf[256];
     size_t len;
     double v[3];
-    int rc = coll_read_one(env->proc, "/loadavg", buf, sizeof buf, &len);
+    int rc = coll_read_one(env, env->proc, "/loadavg", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

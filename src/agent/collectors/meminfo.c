@@ -42,7 +42,7 @@ int coll_meminfo(const coll_env *env, batch *b)
     char buf[COLL_BUF_SMALL];
     char name[256];
     size_t len;
-    int rc = coll_read_one(env->proc, "/meminfo", buf, sizeof buf, &len);
+    int rc = coll_read_one(env, env->proc, "/meminfo", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

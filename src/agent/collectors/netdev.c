@@ -28,7 +28,7 @@ static int net_attr(const coll_env *env, const char *dev, const char *attr, char
     int n = snprintf(rel, sizeof rel, "/class/net/%s/%s", dev, attr);
     if (n < 0 || (size_t)n >= sizeof rel)
         return -ENAMETOOLONG;
-    int rc = coll_read_one(env->sys, rel, buf, cap, &len);
+    int rc = coll_read_one(env, env->sys, rel, buf, cap, &len);
     if (!rc)
         coll_trim(buf);
     return rc;
@@ -87,7 +87,7 @@ int coll_netdev(const coll_env *env, batch *b)
 {
     char buf[COLL_BUF_LARGE];
     size_t len;
-    int rc = coll_read(env->proc, "/net/dev", buf, sizeof buf, &len);
+    int rc = coll_read(env, env->proc, "/net/dev", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

@@ -63,7 +63,7 @@ int coll_pressure(const coll_env *env, batch *b)
     char buf[1024];
     for (size_t i = 0; i < sizeof pressure_files / sizeof pressure_files[0]; i++) {
         size_t len;
-        int rc = coll_read_one(env->proc, pressure_files[i].rel, buf, sizeof buf, &len);
+        int rc = coll_read_one(env, env->proc, pressure_files[i].rel, buf, sizeof buf, &len);
         /* Absent on kernels without CONFIG_PSI; EOPNOTSUPP when booted with psi=0. */
         if (rc == -ENOENT || rc == -EOPNOTSUPP)
             continue;

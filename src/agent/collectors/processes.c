@@ -91,7 +91,7 @@ static int proc_limit(const coll_env *env, const char *rel, const char *metric, 
     char buf[64];
     size_t len;
     uint64_t v;
-    int rc = coll_read_one(env->proc, rel, buf, sizeof buf, &len);
+    int rc = coll_read_one(env, env->proc, rel, buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

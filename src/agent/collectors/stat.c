@@ -23,7 +23,7 @@ int coll_stat(const coll_env *env, batch *b)
 {
     char buf[COLL_BUF_LARGE];
     size_t len;
-    int rc = coll_read_one(env->proc, "/stat", buf, sizeof buf, &len);
+    int rc = coll_read_one(env, env->proc, "/stat", buf, sizeof buf, &len);
     if (rc == -ENOENT)
         return 0;
     if (rc)

@@ -16,7 +16,7 @@ int coll_uname(const coll_env *env, batch *b)
     struct utsname u;
     for (size_t i = 0; i < 5; i++) {
         size_t len;
-        int rc = coll_read_one(env->proc, files[i], v[i], sizeof v[i], &len);
+        int rc = coll_read_one(env, env->proc, files[i], v[i], sizeof v[i], &len);
         if (rc == -ENOENT)
             return 0;
         if (rc)
