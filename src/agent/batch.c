@@ -123,6 +123,7 @@ int batch_add(batch *b, const char *metric, const char *const *lbls, double v)
     uint32_t n = 1;
     for (size_t i = 0; !rc && lbls && lbls[i]; i += 2) {
         if (!lbls[i + 1] || !labels_valid_name(lbls[i]) || n + 3 > BATCH_MAX_LABELS ||
+            strlen(lbls[i + 1]) > LABELS_MAX_VALUE ||
             strcmp(lbls[i], LABELS_NAME) == 0) {
             rc = -EINVAL;
             break;

@@ -22,6 +22,10 @@ int64_t timeutil_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Durations and times stay within +-1e16 ms (about 317 000 years), so sums and differences of
+ * them can never overflow int64. */
+#define DURATION_MAX_MS 10000000000000000LL
+
 int timeutil_parse_duration(const char *s, int64_t *ms)
 {
     static const struct {
@@ -65,6 +69,8 @@ int timeutil_parse_duration(const char *s, int64_t *ms)
             return -EINVAL;
         total += (int64_t)n * units[found].ms;
     }
+    if (total > DURATION_MAX_MS)
+        return -EINVAL;
     *ms = total;
     return 0;
 }
@@ -82,7 +88,8 @@ static int parse_seconds(const char *s, int64_t *ms)
     double d = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(d))
         return -EINVAL;
-    if (d > 9.2e15 || d < -9.2e15)
+    /* About +-292 000 years: far beyond any real data, and far from int64 overflow in ms. */
+    if (d > 9.2e12 || d < -9.2e12)
         return -EINVAL;
     *ms = (int64_t)llround(d * 1000.0);
     return 0;
