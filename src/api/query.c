@@ -97,12 +97,11 @@ static void finish(http_response *res, const promql_result *r, int rc, const cha
     api_ok_end(res, &w);
 }
 
-static void handle_query(http_request *req, http_response *res, void *vctx)
+/* Parses the query parameter and evaluates it at t = start (step 0: an instant query) or over
+ * [start, end] by step, writing the result or the error. */
+static void evaluate(http_request *req, http_response *res, api_ctx *ctx, int64_t start,
+                     int64_t end, int64_t step)
 {
-    api_ctx *ctx = vctx;
-    int64_t t;
-    if (api_time_param(req, res, "time", timeutil_now_ms(), &t))
-        return;
     promql_expr *e = parse_query(req, res);
     if (!e)
         return;
@@ -110,11 +109,21 @@ static void handle_query(http_request *req, http_response *res, void *vctx)
     promql_opts o = {ctx->lookback_ms, ctx->max_query_samples};
     promql_result r;
     char err[512];
-    int rc = promql_eval_instant(&q, e, t, &o, &r, err, sizeof err);
+    int rc = step ? promql_eval_range(&q, e, start, end, step, &o, &r, err, sizeof err)
+                  : promql_eval_instant(&q, e, start, &o, &r, err, sizeof err);
     finish(res, &r, rc, err);
     if (!rc)
         promql_result_free(&r);
     promql_expr_free(e);
+}
+
+static void handle_query(http_request *req, http_response *res, void *vctx)
+{
+    api_ctx *ctx = vctx;
+    int64_t t;
+    if (api_time_param(req, res, "time", timeutil_now_ms(), &t))
+        return;
+    evaluate(req, res, ctx, t, t, 0);
 }
 
 static void handle_query_range(http_request *req, http_response *res, void *vctx)
@@ -159,18 +168,7 @@ static void handle_query_range(http_request *req, http_response *res, void *vctx
                   "the query resolution (?step=XX)");
         return;
     }
-    promql_expr *e = parse_query(req, res);
-    if (!e)
-        return;
-    promql_querier q = promql_querier_tsdb(ctx->db);
-    promql_opts o = {ctx->lookback_ms, ctx->max_query_samples};
-    promql_result r;
-    char err[512];
-    int rc = promql_eval_range(&q, e, start, end, step, &o, &r, err, sizeof err);
-    finish(res, &r, rc, err);
-    if (!rc)
-        promql_result_free(&r);
-    promql_expr_free(e);
+    evaluate(req, res, ctx, start, end, step);
 }
 
 void api_query_register(http_server *s, api_ctx *ctx)

@@ -242,8 +242,9 @@ int coll_path(char *dst, size_t cap, const char *a, const char *b)
     return 0;
 }
 
-int coll_read(const coll_env *env, const char *root, const char *rel, char *dst, size_t cap,
-              size_t *len)
+/* Builds root + rel and reads it through the cache; loop selects coll_read's behaviour. */
+static int read_rel(const coll_env *env, const char *root, const char *rel, int loop, char *dst,
+                    size_t cap, size_t *len)
 {
     char path[COLL_PATH_MAX];
     int rc = coll_path(path, sizeof path, root, rel);
@@ -252,7 +253,13 @@ int coll_read(const coll_env *env, const char *root, const char *rel, char *dst,
         *len = 0;
         return rc;
     }
-    return cached_read(env, path, 1, dst, cap, len);
+    return cached_read(env, path, loop, dst, cap, len);
+}
+
+int coll_read(const coll_env *env, const char *root, const char *rel, char *dst, size_t cap,
+              size_t *len)
+{
+    return read_rel(env, root, rel, 1, dst, cap, len);
 }
 
 int coll_read_at(int dirfd, const char *rel, char *dst, size_t cap, size_t *len)
@@ -290,14 +297,7 @@ out:
 int coll_read_one(const coll_env *env, const char *root, const char *rel, char *dst, size_t cap,
                   size_t *len)
 {
-    char path[COLL_PATH_MAX];
-    int rc = coll_path(path, sizeof path, root, rel);
-    if (rc) {
-        dst[0] = '\0';
-        *len = 0;
-        return rc;
-    }
-    return cached_read(env, path, 0, dst, cap, len);
+    return read_rel(env, root, rel, 0, dst, cap, len);
 }
 
 char *coll_line(char **cur)
