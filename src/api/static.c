@@ -26,12 +26,9 @@ static void handle_static(http_request *req, http_response *res, void *vctx)
     res->content_type = a->content_type;
     http_response_header(res, "Cache-Control",
                          a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
-    if (strcmp(req->method, "HEAD") != 0)
-        buf_append(&res->body, a->data, a->len);
-    if (res->body.err) {
-        res->status = 503;
-        buf_reset(&res->body);
-    }
+    /* Embedded assets live as long as the process: no copy per request. */
+    res->static_body = a->data;
+    res->static_len = a->len;
 }
 
 void api_static_register(http_server *s, api_ctx *ctx)

@@ -282,6 +282,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, http_response *re
             stream_free(st);
             return MHD_NO;
         }
+    } else if (res->static_body) {
+        r = MHD_create_response_from_buffer(res->static_len, (void *)res->static_body,
+                                            MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
     } else {
         size_t len;
         char *data = buf_steal(&res->body, &len);

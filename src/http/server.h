@@ -48,6 +48,8 @@ typedef struct http_response {
     const char *content_type;
     buf body;
     http_stream stream; /* set read to stream instead of sending body */
+    const void *static_body; /* if set: sent instead of body, without a copy (must live forever) */
+    size_t static_len;
     const char *headers[HTTP_MAX_HEADERS][2];
     size_t nheaders;
 } http_response;
