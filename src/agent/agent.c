@@ -451,7 +451,11 @@ int agent_run(const agent_opts *opts)
                 strerror(-rc));
         goto out;
     }
-    a->next_seq = spool_max_seq(a->sp);
+    /* Sequence numbers start from the clock so a restarted agent never reuses one (parked
+     * batches of an earlier run keep their names), and continue after any spooled batch. */
+    a->next_seq = (uint64_t)timeutil_now_ms() * 1000;
+    if (spool_max_seq(a->sp) > a->next_seq)
+        a->next_seq = spool_max_seq(a->sp);
     if (!(url = write_url(a->o.server))) {
         rc = -ENOMEM;
         goto out;
