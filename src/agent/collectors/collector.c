@@ -32,6 +32,13 @@ const coll_def coll_table[] = {
     /* Host identity changes at most on reboot. */
     {"uname", coll_uname, 60},
     {"filefd", coll_filefd, 1},
+    {"vmstat", coll_vmstat, 1},
+    {"netstat", coll_netstat, 1},
+    {"sockstat", coll_sockstat, 1},
+    {"softnet", coll_softnet, 1},
+    {"entropy", coll_entropy, 1},
+    {"conntrack", coll_conntrack, 1},
+    {"schedstat", coll_schedstat, 1},
     {NULL, NULL, 0},
 };
 

@@ -76,10 +76,25 @@ int coll_processes(const coll_env *env, batch *b);
 int coll_time(const coll_env *env, batch *b);
 int coll_uname(const coll_env *env, batch *b);
 int coll_filefd(const coll_env *env, batch *b);
+int coll_vmstat(const coll_env *env, batch *b);
+int coll_netstat(const coll_env *env, batch *b);
+int coll_sockstat(const coll_env *env, batch *b);
+int coll_softnet(const coll_env *env, batch *b);
+int coll_entropy(const coll_env *env, batch *b);
+int coll_conntrack(const coll_env *env, batch *b);
+int coll_schedstat(const coll_env *env, batch *b);
 
 /* The device-name filter of the diskstats collector (node_exporter's default exclude pattern
  * ^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$). Returns 1 if `dev` is excluded. */
 int coll_disk_excluded(const char *dev);
+
+/* The field filter of the vmstat collector (node_exporter's default pattern
+ * ^(oom_kill|pgpg|pswp|pg.*fault).*). Returns 1 if the /proc/vmstat field is exported. */
+int coll_vmstat_included(const char *field);
+
+/* The field filter of the netstat collector (node_exporter's default pattern, see netstat.c)
+ * on a key "<Proto>_<Field>" such as "Tcp_InSegs". Returns 1 if the key is exported. */
+int coll_netstat_included(const char *key);
 
 /* The filters of the filesystem collector. Return 1 if the mount point / fstype is skipped. */
 int coll_fs_mountpoint_excluded(const char *mountpoint);
