@@ -443,6 +443,15 @@ static void test_malformed(void **state)
     }
 }
 
+/* Number of collectors in coll_table. */
+static int n_collectors(void)
+{
+    int n = 0;
+    while (coll_table[n].name)
+        n++;
+    return n;
+}
+
 /* Runs coll_run_all with stderr captured; returns its result and the number of log lines. */
 static int run_captured(const coll_env *env, batch *b, int *lines)
 {
@@ -471,19 +480,20 @@ static void test_run_all_logs_once(void **state)
 {
     batch *b = *state;
     int lines;
+    const int n = n_collectors() - 1;
     /* Every collector but "time" fails on the malformed tree, each logged once. */
-    assert_int_equal(run_captured(&fx_bad, b, &lines), 11);
-    assert_int_equal(lines, 11);
-    assert_int_equal(run_captured(&fx_bad, b, &lines), 11);
+    assert_int_equal(run_captured(&fx_bad, b, &lines), n);
+    assert_int_equal(lines, n);
+    assert_int_equal(run_captured(&fx_bad, b, &lines), n);
     assert_int_equal(lines, 0);
     /* A new kind of error is logged again, once. */
     static char longp[COLL_PATH_MAX + 100];
     memset(longp, 'x', sizeof longp - 1);
     longp[0] = '/';
     const coll_env too_long = {longp, longp, "", 0, NULL};
-    assert_int_equal(run_captured(&too_long, b, &lines), 11);
-    assert_int_equal(lines, 11);
-    assert_int_equal(run_captured(&too_long, b, &lines), 11);
+    assert_int_equal(run_captured(&too_long, b, &lines), n);
+    assert_int_equal(lines, n);
+    assert_int_equal(run_captured(&too_long, b, &lines), n);
     assert_int_equal(lines, 0);
 }
 
@@ -633,9 +643,9 @@ static void test_out_of_memory(void **state)
         mem_fail_after(k);
         int failed = coll_run_all(&fx, NULL, b);
         mem_fail_after(-1);
-        assert_true(failed >= 0 && failed <= 12);
+        assert_true(failed >= 0 && failed <= n_collectors());
         if (k == 0)
-            assert_int_equal(failed, 12);
+            assert_int_equal(failed, n_collectors());
         batch_free(b);
     }
 }
