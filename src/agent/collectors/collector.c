@@ -307,6 +307,21 @@ int coll_read_one(const coll_env *env, const char *root, const char *rel, char *
     return read_rel(env, root, rel, 0, dst, cap, len);
 }
 
+int coll_number_file(const coll_env *env, const char *rel, const char *metric, batch *b)
+{
+    char buf[64];
+    size_t len;
+    uint64_t v;
+    int rc = coll_read_one(env, env->proc, rel, buf, sizeof buf, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc)
+        return rc;
+    if (coll_u64(coll_trim(buf), &v))
+        return -EINVAL;
+    return batch_add(b, metric, NULL, (double)v);
+}
+
 char *coll_line(char **cur)
 {
     char *s = *cur;

@@ -38,6 +38,11 @@ int coll_read_one(const coll_env *env, const char *root, const char *rel, char *
  * when a process vanished between open and read. */
 int coll_read_at(int dirfd, const char *rel, char *dst, size_t cap, size_t *len);
 
+/* Adds `metric` (no labels) with the single unsigned number in <proc>rel, as in
+ * /proc/sys/kernel/pid_max. An absent file adds nothing and returns 0; anything but one number
+ * is -EINVAL. */
+int coll_number_file(const coll_env *env, const char *rel, const char *metric, batch *b);
+
 /* Writes a + b into dst (cap bytes). Returns 0 or -ENAMETOOLONG. */
 int coll_path(char *dst, size_t cap, const char *a, const char *b);
 

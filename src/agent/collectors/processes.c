@@ -85,22 +85,6 @@ static int proc_scan(int fd, proc_counts *pc)
     }
 }
 
-/* Adds the value of a one-number file under <proc>/sys as metric; absent files are skipped. */
-static int proc_limit(const coll_env *env, const char *rel, const char *metric, batch *b)
-{
-    char buf[64];
-    size_t len;
-    uint64_t v;
-    int rc = coll_read_one(env, env->proc, rel, buf, sizeof buf, &len);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc)
-        return rc;
-    if (coll_u64(coll_trim(buf), &v))
-        return -EINVAL;
-    return batch_add(b, metric, NULL, (double)v);
-}
-
 int coll_processes(const coll_env *env, batch *b)
 {
     proc_counts pc;
@@ -125,9 +109,9 @@ int coll_processes(const coll_env *env, batch *b)
     if (!rc)
         rc = batch_add(b, "node_processes_pids", NULL, (double)pc.pids);
     if (!rc)
-        rc = proc_limit(env, "/sys/kernel/pid_max", "node_processes_max_processes", b);
+        rc = coll_number_file(env, "/sys/kernel/pid_max", "node_processes_max_processes", b);
     if (!rc)
-        rc = proc_limit(env, "/sys/kernel/threads-max", "node_processes_max_threads", b);
+        rc = coll_number_file(env, "/sys/kernel/threads-max", "node_processes_max_threads", b);
 out:
     if (fd >= 0)
         close(fd);
