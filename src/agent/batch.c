@@ -207,15 +207,19 @@ int batch_find(const batch *b, const char *metric, const char *const *lbls, doub
 int batch_encode(const batch *b, buf *out)
 {
     int rc = 0;
-    rw_series *series = mem_calloc(b->nentries + 1, sizeof *series);
-    label *lv = mem_calloc(b->nentries * BATCH_MAX_LABELS + 1, sizeof *lv);
-    sample *smp = mem_calloc(b->nentries + 1, sizeof *smp);
+    /* Each entry's labels plus instance and job, at most: exact sizes keep the agent small. */
+    size_t nlabels = 2 * b->nentries + b->npairs + 1;
+    rw_series *series = mem_alloc((b->nentries + 1) * sizeof *series);
+    label *lv = mem_alloc(nlabels * sizeof *lv);
+    sample *smp = mem_alloc((b->nentries + 1) * sizeof *smp);
     if (!series || !lv || !smp) {
         rc = -ENOMEM;
         goto out;
     }
+    label *next = lv;
     for (size_t i = 0; i < b->nentries; i++) {
-        entry_labels(b, &b->entries[i], lv + i * BATCH_MAX_LABELS, &series[i].ls);
+        entry_labels(b, &b->entries[i], next, &series[i].ls);
+        next += series[i].ls.n;
         smp[i].t = b->t;
         smp[i].v = b->entries[i].v;
         series[i].samples = &smp[i];

@@ -181,12 +181,12 @@ int rw_encode(const rw_series *series, size_t nseries, buf *out)
         nl += series[i].ls.n;
         ns += series[i].nsamples;
     }
-    ts = mem_calloc(nseries + 1, sizeof *ts);
-    tsp = mem_calloc(nseries + 1, sizeof *tsp);
-    lab = mem_calloc(nl + 1, sizeof *lab);
-    labp = mem_calloc(nl + 1, sizeof *labp);
-    smp = mem_calloc(ns + 1, sizeof *smp);
-    smpp = mem_calloc(ns + 1, sizeof *smpp);
+    ts = mem_alloc((nseries + 1) * sizeof *ts);
+    tsp = mem_alloc((nseries + 1) * sizeof *tsp);
+    lab = mem_alloc((nl + 1) * sizeof *lab);
+    labp = mem_alloc((nl + 1) * sizeof *labp);
+    smp = mem_alloc((ns + 1) * sizeof *smp);
+    smpp = mem_alloc((ns + 1) * sizeof *smpp);
     if (!ts || !tsp || !lab || !labp || !smp || !smpp) {
         rc = -ENOMEM;
         goto out;
