@@ -216,6 +216,8 @@ int sender_new(sender **out, uv_loop_t *loop, const char *url, const char *token
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(s->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Answers are a status line and a short error at most: a small receive buffer will do. */
+    curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, 4096L);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
