@@ -7,12 +7,12 @@ what=${1:-build}
 pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
       libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
       libcurl4-gnutls-dev libuv1-dev libzstd-dev libinih-dev libcmocka-dev libpcre2-dev
-      libssh2-1-dev)
+      libssh2-1-dev zlib1g-dev)
 if [[ $what == test || $what == bench ]]; then
     pkgs+=(chromium libclang-rt-14-dev procps iproute2)
 fi
 if [[ $what == bench ]]; then
-    pkgs+=(prometheus-node-exporter netdata time)
+    pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

@@ -12,7 +12,9 @@ if [[ ! -f build-fuzz/build.ninja ]]; then
 fi
 ninja -C build-fuzz
 status=0
-for t in rw promql form; do
+for src in tests/fuzz/fuzz_*.c; do
+    t=$(basename "$src" .c)
+    t=${t#fuzz_}
     work=build-fuzz/corpus-$t
     mkdir -p "$work"
     echo "fuzz_$t: ${secs}s"
