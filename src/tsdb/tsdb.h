@@ -70,10 +70,31 @@ void tsdb_set_observer(tsdb *db, tsdb_observer_fn fn, void *ctx);
 /* A query's result: series in label order, each with its samples in [mint, maxt]. */
 typedef struct tsdb_series_set tsdb_series_set;
 
+/* Tiers: raw samples, and 1-minute and 1-hour aggregates of them. A tier point at time T
+ * summarises the raw samples in (T - resolution, T] as min, max, sum, count and last. */
+typedef enum tsdb_tier {
+    TSDB_TIER_AUTO = 0, /* the coarsest tier whose resolution <= max_resolution_ms */
+    TSDB_TIER_RAW,
+    TSDB_TIER_1M,
+    TSDB_TIER_1H,
+} tsdb_tier;
+
+/* Which aggregate of a tier point becomes the sample value (raw samples ignore it). */
+typedef enum tsdb_agg {
+    TSDB_AGG_LAST = 0,
+    TSDB_AGG_MIN,
+    TSDB_AGG_MAX,
+    TSDB_AGG_SUM,
+    TSDB_AGG_COUNT,
+} tsdb_agg;
+
 typedef struct tsdb_select_opts {
     int labels_only;    /* don't copy samples (series API) */
     size_t max_samples; /* -E2BIG if the result would hold more (0: no limit) */
     size_t max_series;  /* -E2BIG if the result would hold more series (0: no limit) */
+    tsdb_tier tier;     /* AUTO (default) or a forced tier */
+    int64_t max_resolution_ms; /* AUTO: coarsest resolution the caller accepts (0: raw only) */
+    tsdb_agg agg;       /* tier reads: which aggregate is the value (default last) */
 } tsdb_select_opts;
 
 /* Selects series matching all matchers that have samples in [mint, maxt]. Returns 0 and a new
