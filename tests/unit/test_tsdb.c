@@ -560,7 +560,7 @@ static void select_limits_give_e2big(void **state)
         {3, 0, 0, -E2BIG},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tsdb_select_opts o = {0, cases[i].max_samples, cases[i].max_series};
+        tsdb_select_opts o = {.max_samples = cases[i].max_samples, .max_series = cases[i].max_series};
         tsdb_series_set *set = (tsdb_series_set *)1;
         int64_t mint = cases[i].mint == 0 ? S(20) : cases[i].mint;
         int rc = tsdb_select(db, m, 1, mint, INT64_MAX, &o, &set);
