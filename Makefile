@@ -10,7 +10,7 @@ BUILD ?= build
 RUN_ARGS ?= --listen 127.0.0.1:8080 --data data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps web run test bench fuzz clean
+.PHONY: all build deps web run test bench bench-storage fuzz clean
 
 all: build
 
@@ -38,6 +38,9 @@ bench:
 	@bash scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build
 	@bash bench/agent/run.sh
+
+bench-storage:
+	@bash bench/storage/run.sh
 
 fuzz:
 	@bash scripts/deps.sh test

@@ -54,6 +54,14 @@ PY
     done <"$LOG/unit-$label.txt"
 }
 
+promql_tests() { # promql_tests BUILDDIR LABEL: one result per PromQL test script
+    local dir=$1 label=$2 f
+    for f in tests/promql/*.test; do
+        [[ -e $f ]] || continue
+        run "promql $label $(basename "$f")" "$dir/promqltest" "$f"
+    done
+}
+
 integration_tests() { # integration_tests BUILDDIR LABEL
     local dir=$1 label=$2 t
     for t in tests/integration/*.sh; do
@@ -69,6 +77,7 @@ echo "# gcc build"
 run "build (gcc, -Wall -Wextra -Werror)" env CC=gcc bash -c "$(declare -f build); build build"
 if [[ -x build/dashdot ]]; then
     unit_tests build gcc
+    promql_tests build gcc
     integration_tests "$ROOT/build" gcc
     echo "# browser"
     run "browser: UI shows live charts (Chromium)" env DASHDOT="$ROOT/build/dashdot" bash tests/e2e/run.sh
@@ -80,6 +89,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run "build (clang, ASan+UBSan)" env CC=clang bash -c "$(declare -f build); build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
 if [[ -x build-asan/dashdot ]]; then
     unit_tests build-asan asan
+    promql_tests build-asan asan
     integration_tests "$ROOT/build-asan" asan
 fi
 

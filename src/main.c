@@ -1,5 +1,6 @@
 /* main: the dashdot binary's subcommands. */
 #include "agent/agent.h"
+#include "cli_query.h"
 #include "demo.h"
 #include "server.h"
 
@@ -19,6 +20,7 @@ static void usage(FILE *f)
                "  server    store, query API and web UI\n"
                "  agent     collect this host's metrics and send them to a server\n"
                "  demo      a server and a local agent together (what `make run` starts)\n"
+               "  query     run a PromQL query against a running server\n"
                "  version   print the version\n",
             DD_VERSION);
 }
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "demo") == 0)
         return demo_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "query") == 0)
+        return cli_query_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("dashdot %s\n", DD_VERSION);
         return 0;

@@ -1,16 +1,18 @@
 /* server: wiring of store, HTTP server and API; the main thread waits for signals and runs
- * periodic maintenance (retention). */
+ * periodic maintenance (the store's own thread does cuts, compaction and retention too). */
 #include "server.h"
 
 #include "api/api.h"
 #include "http/server.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "lib/timeutil.h"
 #include "tsdb/tsdb.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <ini.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,69 +27,224 @@ static void usage(FILE *f, const char *cmd)
     fprintf(f,
             "usage: dashdot %s [options]\n"
             "\n"
-            "  --listen HOST:PORT    address to serve on (default 127.0.0.1:8080; port 0 picks\n"
-            "                        a free port)\n"
-            "  --data DIR            data directory: tokens and store (default ./data)\n"
-            "  --retention DUR       how long samples are kept (default 6h; the in-memory store\n"
-            "                        of this release holds them in RAM)\n"
-            "  --threads N           HTTP worker threads (default: number of CPUs)\n"
-            "  --log-level LEVEL     debug, info, warn, error (default info)\n",
+            "  --listen HOST:PORT         address to serve on (default 127.0.0.1:8080; port 0\n"
+            "                             picks a free port)\n"
+            "  --data DIR                 data directory: tokens, WAL and blocks (default ./data)\n"
+            "  --retention.raw DUR        keep raw samples this long (default 15d; alias\n"
+            "                             --retention)\n"
+            "  --retention.1m DUR         keep 1-minute aggregates this long (default 365d)\n"
+            "  --retention.1h DUR         keep 1-hour aggregates this long (default: forever)\n"
+            "  --retention.raw-size SIZE  at most this many bytes of raw blocks (e.g. 50GB;\n"
+            "                             default: no limit); also .1m-size and .1h-size\n"
+            "  --wal.fsync DUR            fdatasync the WAL this often (default 1s; 0: after\n"
+            "                             every write)\n"
+            "  --config FILE              ini file with [server] and [storage] sections (keys as\n"
+            "                             the options above, without the dashes)\n"
+            "  --threads N                HTTP worker threads (default: number of CPUs)\n"
+            "  --log-level LEVEL          debug, info, warn, error (default info)\n",
             cmd);
+}
+
+/* Parses a byte size: a number with an optional unit (B, KB, MB, GB, TB: powers of 1000;
+ * KiB, MiB, GiB, TiB: powers of 1024). Returns 0 or -EINVAL. */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || v < 0 || !(v < 1e19))
+        return -EINVAL;
+    static const struct {
+        const char *u;
+        double m;
+    } units[] = {{"", 1},       {"B", 1},         {"KB", 1e3},      {"MB", 1e6},
+                 {"GB", 1e9},   {"TB", 1e12},     {"KiB", 1024.0},  {"MiB", 1048576.0},
+                 {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].u)) {
+            double b = v * units[i].m;
+            if (!(b < 1.8e19))
+                return -EINVAL;
+            *out = (uint64_t)b;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+/* Applies one option by its long name (from the command line or the config file). Returns 0,
+ * or -EINVAL after printing the reason. */
+static int set_option(server_opts *o, const char *cmd, const char *name, const char *val)
+{
+    tsdb_options *t = &o->store;
+    int64_t *dur = NULL;
+    uint64_t *size = NULL;
+    if (!strcmp(name, "listen")) {
+        o->listen = val;
+        return 0;
+    }
+    if (!strcmp(name, "data")) {
+        o->data = val;
+        return 0;
+    }
+    if (!strcmp(name, "retention") || !strcmp(name, "retention.raw"))
+        dur = &t->retention_ms;
+    else if (!strcmp(name, "retention.1m"))
+        dur = &t->retention_1m_ms;
+    else if (!strcmp(name, "retention.1h"))
+        dur = &t->retention_1h_ms;
+    else if (!strcmp(name, "retention.raw-size"))
+        size = &t->retention_bytes[0];
+    else if (!strcmp(name, "retention.1m-size"))
+        size = &t->retention_bytes[1];
+    else if (!strcmp(name, "retention.1h-size"))
+        size = &t->retention_bytes[2];
+    if (dur) {
+        if (!strcmp(name, "retention.1h") && !strcmp(val, "forever")) {
+            *dur = INT64_MAX;
+            return 0;
+        }
+        if (timeutil_parse_duration(val, dur) || *dur < 60000) {
+            fprintf(stderr, "dashdot %s: invalid --%s \"%s\" (a duration of at least 1m, e.g. "
+                            "15d)\n", cmd, name, val);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (size) {
+        if (parse_bytes(val, size)) {
+            fprintf(stderr, "dashdot %s: invalid --%s \"%s\" (a size such as 500MB or 2GiB)\n",
+                    cmd, name, val);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (!strcmp(name, "wal.fsync")) {
+        int64_t ms;
+        if (timeutil_parse_duration(val, &ms) && strcmp(val, "0")) {
+            fprintf(stderr, "dashdot %s: invalid --wal.fsync \"%s\" (a duration, or 0)\n", cmd,
+                    val);
+            return -EINVAL;
+        }
+        t->wal_fsync_ms = strcmp(val, "0") ? ms : -1;
+        return 0;
+    }
+    if (!strcmp(name, "threads")) {
+        char *end;
+        errno = 0;
+        long n = strtol(val, &end, 10);
+        if (errno || *end || n < 1 || n > 256) {
+            fprintf(stderr, "dashdot %s: invalid --threads \"%s\" (1 to 256)\n", cmd, val);
+            return -EINVAL;
+        }
+        o->threads = (size_t)n;
+        return 0;
+    }
+    if (!strcmp(name, "log-level")) {
+        enum log_level lvl;
+        if (log_parse_level(val, &lvl)) {
+            fprintf(stderr, "dashdot %s: invalid --log-level \"%s\"\n", cmd, val);
+            return -EINVAL;
+        }
+        log_set_level(lvl);
+        return 0;
+    }
+    fprintf(stderr, "dashdot %s: unknown option \"%s\"\n", cmd, name);
+    return -EINVAL;
+}
+
+typedef struct ini_ctx {
+    server_opts *o;
+    const char *cmd, *file;
+    int rc;
+    char *kept[64]; /* values the options point into */
+    size_t nkept;
+} ini_ctx;
+
+static int ini_entry(void *vctx, const char *section, const char *name, const char *value)
+{
+    ini_ctx *c = vctx;
+    if (strcmp(section, "server") && strcmp(section, "storage")) {
+        fprintf(stderr, "dashdot %s: %s: unknown section [%s]\n", c->cmd, c->file, section);
+        c->rc = -EINVAL;
+        return 0;
+    }
+    if (c->nkept == sizeof c->kept / sizeof c->kept[0]) {
+        c->rc = -EINVAL;
+        return 0;
+    }
+    char *v = mem_strdup(value);
+    if (!v) {
+        c->rc = -ENOMEM;
+        return 0;
+    }
+    c->kept[c->nkept++] = v;
+    if (set_option(c->o, c->cmd, name, v)) {
+        fprintf(stderr, "dashdot %s: in %s\n", c->cmd, c->file);
+        c->rc = -EINVAL;
+        return 0;
+    }
+    return 1;
 }
 
 int server_parse_args(int argc, char **argv, server_opts *o)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, 0, 'l'},    {"data", required_argument, 0, 'd'},
-        {"retention", required_argument, 0, 'r'}, {"threads", required_argument, 0, 't'},
-        {"log-level", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    enum { OPT_BASE = 256 };
+    static const char *names[] = {"listen",           "data",          "retention",
+                                  "retention.raw",    "retention.1m",  "retention.1h",
+                                  "retention.raw-size", "retention.1m-size",
+                                  "retention.1h-size", "wal.fsync",     "threads",
+                                  "log-level",        "config"};
+    enum { NOPTS = sizeof names / sizeof names[0] };
+    struct option longopts[NOPTS + 2];
+    for (int i = 0; i < NOPTS; i++)
+        longopts[i] = (struct option){names[i], required_argument, 0, OPT_BASE + i};
+    longopts[NOPTS] = (struct option){"help", no_argument, 0, 'h'};
+    longopts[NOPTS + 1] = (struct option){0, 0, 0, 0};
     memset(o, 0, sizeof *o);
     o->listen = "127.0.0.1:8080";
     o->data = "data";
-    o->retention_ms = 6LL * 3600 * 1000;
+    o->store.background = 1;
+    /* The config file first, so that the command line wins. */
+    for (int i = 1; i < argc; i++) {
+        const char *file = NULL;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+        if (!file)
+            continue;
+        static ini_ctx c; /* values stay referenced by o for the life of the process */
+        c = (ini_ctx){.o = o, .cmd = argv[0], .file = file};
+        int line = ini_parse(file, ini_entry, &c);
+        if (line < 0) {
+            fprintf(stderr, "dashdot %s: cannot read config file %s\n", argv[0], file);
+            return -EINVAL;
+        }
+        if (line > 0 || c.rc) {
+            if (line > 0)
+                fprintf(stderr, "dashdot %s: %s:%d: syntax error\n", argv[0], file, line);
+            return -EINVAL;
+        }
+    }
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'l': o->listen = optarg; break;
-        case 'd': o->data = optarg; break;
-        case 'r':
-            if (timeutil_parse_duration(optarg, &o->retention_ms) || o->retention_ms < 60000) {
-                fprintf(stderr, "dashdot %s: invalid --retention \"%s\" (a duration of at least "
-                                "1m, e.g. 6h)\n", argv[0], optarg);
-                return -EINVAL;
-            }
-            break;
-        case 't': {
-            char *end;
-            errno = 0;
-            long n = strtol(optarg, &end, 10);
-            if (errno || *end || n < 1 || n > 256) {
-                fprintf(stderr, "dashdot %s: invalid --threads \"%s\" (1 to 256)\n", argv[0],
-                        optarg);
-                return -EINVAL;
-            }
-            o->threads = (size_t)n;
-            break;
+        if (c == 'h') {
+            usage(stdout, argv[0]);
+            return 1;
         }
-        case 'L': {
-            enum log_level lvl;
-            if (log_parse_level(optarg, &lvl)) {
-                fprintf(stderr, "dashdot %s: invalid --log-level \"%s\"\n", argv[0], optarg);
+        if (c >= OPT_BASE && c < OPT_BASE + NOPTS) {
+            if (!strcmp(names[c - OPT_BASE], "config"))
+                continue;
+            if (set_option(o, argv[0], names[c - OPT_BASE], optarg))
                 return -EINVAL;
-            }
-            log_set_level(lvl);
-            break;
+            continue;
         }
-        case 'h': usage(stdout, argv[0]); return 1;
-        default:
-            fprintf(stderr, "dashdot %s: unknown or incomplete option \"%s\"\n", argv[0],
-                    argv[optind - 1]);
-            usage(stderr, argv[0]);
-            return -EINVAL;
-        }
+        fprintf(stderr, "dashdot %s: unknown or incomplete option \"%s\"\n", argv[0],
+                argv[optind - 1]);
+        usage(stderr, argv[0]);
+        return -EINVAL;
     }
     if (optind < argc) {
         fprintf(stderr, "dashdot %s: unexpected argument \"%s\"\n", argv[0], argv[optind]);
@@ -123,7 +280,8 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         log_error("%s", err);
         return rc;
     }
-    tsdb_options topt = {.dir = o->data, .retention_ms = o->retention_ms};
+    tsdb_options topt = o->store;
+    topt.dir = o->data;
     if ((rc = tsdb_open(&db, &topt))) {
         log_error("cannot open the store in %s: %s", o->data, strerror(-rc));
         return rc;

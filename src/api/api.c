@@ -133,6 +133,7 @@ int api_register(http_server *s, api_ctx *ctx)
     api_write_register(s, ctx);
     api_query_register(s, ctx);
     api_meta_register(s, ctx);
+    api_metrics_register(s, ctx);
     api_static_register(s, ctx);
     return 0;
 }

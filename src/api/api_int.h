@@ -30,6 +30,7 @@ void api_write_labels(jsonw *w, const labels *ls);
 void api_write_register(http_server *s, api_ctx *ctx);
 void api_query_register(http_server *s, api_ctx *ctx);
 void api_meta_register(http_server *s, api_ctx *ctx);
+void api_metrics_register(http_server *s, api_ctx *ctx);
 int api_live_register(http_server *s, api_ctx *ctx);
 void api_static_register(http_server *s, api_ctx *ctx);
 

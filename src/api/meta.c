@@ -24,13 +24,47 @@ static int labels_ptr_cmp(const void *a, const void *b)
     return labels_cmp(*(const labels *const *)a, *(const labels *const *)b);
 }
 
+/* The optional `limit` parameter (0 or absent: no limit). Writes a 400 on failure. */
+static int limit_param(http_request *req, http_response *res, size_t *limit)
+{
+    const char *v = http_form_get(&req->params, "limit");
+    *limit = 0;
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end || errno || n < 0) {
+        api_error(res, 400, "bad_data",
+                  "invalid parameter \"limit\": cannot parse \"%.50s\": limit must be a "
+                  "non-negative integer",
+                  v);
+        return -EINVAL;
+    }
+    *limit = (size_t)n;
+    return 0;
+}
+
+/* Ends a list answer: Prometheus's warning when the limit cut it short. */
+static void end_list(http_response *res, jsonw *w, int truncated)
+{
+    if (truncated) {
+        jsonw_key(w, "warnings");
+        jsonw_arr_open(w);
+        jsonw_str(w, "results truncated due to limit");
+        jsonw_arr_close(w);
+    }
+    api_ok_end(res, w);
+}
+
 static void handle_series(http_request *req, http_response *res, void *vctx)
 {
     api_ctx *ctx = vctx;
     api_selectors sel;
     int64_t start, end;
+    size_t limit;
     if (api_time_param(req, res, "start", INT64_MIN / 2, &start) ||
-        api_time_param(req, res, "end", INT64_MAX / 2, &end))
+        api_time_param(req, res, "end", INT64_MAX / 2, &end) || limit_param(req, res, &limit))
         return;
     if (api_parse_selectors(req, res, &sel))
         return;
@@ -74,11 +108,20 @@ static void handle_series(http_request *req, http_response *res, void *vctx)
     jsonw w;
     api_ok_begin(res, &w);
     jsonw_arr_open(&w);
-    for (size_t i = 0; i < nall; i++)
-        if (i == 0 || labels_cmp(all[i - 1], all[i]) != 0)
-            api_write_labels(&w, all[i]);
+    size_t written = 0;
+    int truncated = 0;
+    for (size_t i = 0; i < nall; i++) {
+        if (i > 0 && labels_cmp(all[i - 1], all[i]) == 0)
+            continue;
+        if (limit && written == limit) {
+            truncated = 1;
+            break;
+        }
+        api_write_labels(&w, all[i]);
+        written++;
+    }
     jsonw_arr_close(&w);
-    api_ok_end(res, &w);
+    end_list(res, &w, truncated);
 out:
     for (size_t i = 0; sets && i < sel.n; i++)
         tsdb_set_free(sets[i]);
@@ -92,8 +135,9 @@ static void label_query(http_request *req, http_response *res, api_ctx *ctx, con
 {
     api_selectors sel;
     int64_t start, end;
+    size_t limit;
     if (api_time_param(req, res, "start", INT64_MIN / 2, &start) ||
-        api_time_param(req, res, "end", INT64_MAX / 2, &end))
+        api_time_param(req, res, "end", INT64_MAX / 2, &end) || limit_param(req, res, &limit))
         return;
     if (api_parse_selectors(req, res, &sel))
         return;
@@ -141,11 +185,20 @@ static void label_query(http_request *req, http_response *res, api_ctx *ctx, con
     jsonw w;
     api_ok_begin(res, &w);
     jsonw_arr_open(&w);
-    for (size_t i = 0; i < out.n; i++)
-        if (i == 0 || strcmp(out.v[i - 1], out.v[i]) != 0)
-            jsonw_str(&w, out.v[i]);
+    size_t written = 0;
+    int truncated = 0;
+    for (size_t i = 0; i < out.n; i++) {
+        if (i > 0 && strcmp(out.v[i - 1], out.v[i]) == 0)
+            continue;
+        if (limit && written == limit) {
+            truncated = 1;
+            break;
+        }
+        jsonw_str(&w, out.v[i]);
+        written++;
+    }
     jsonw_arr_close(&w);
-    api_ok_end(res, &w);
+    end_list(res, &w, truncated);
     tsdb_strings_free(&out);
 }
 
@@ -195,6 +248,31 @@ static void handle_buildinfo(http_request *req, http_response *res, void *vctx)
     api_ok_end(res, &w);
 }
 
+/* We keep no metric metadata (types, help): an empty answer, as Prometheus gives for unknown
+ * metrics, so Grafana's metric browser works. */
+static void handle_metadata(http_request *req, http_response *res, void *vctx)
+{
+    (void)req;
+    (void)vctx;
+    jsonw w;
+    api_ok_begin(res, &w);
+    jsonw_obj_open(&w);
+    jsonw_obj_close(&w);
+    api_ok_end(res, &w);
+}
+
+/* No exemplars are stored: an empty list. */
+static void handle_exemplars(http_request *req, http_response *res, void *vctx)
+{
+    (void)req;
+    (void)vctx;
+    jsonw w;
+    api_ok_begin(res, &w);
+    jsonw_arr_open(&w);
+    jsonw_arr_close(&w);
+    api_ok_end(res, &w);
+}
+
 static void handle_healthy(http_request *req, http_response *res, void *vctx)
 {
     (void)req;
@@ -216,54 +294,15 @@ static void handle_ready(http_request *req, http_response *res, void *vctx)
     buf_puts(&res->body, "dashdot is Ready.\n");
 }
 
-static void metric(buf *b, const char *name, const char *type, const char *help, double v)
-{
-    char num[64];
-    jsonw_format_value(v, num, sizeof num);
-    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, num);
-}
-
-static void handle_metrics(http_request *req, http_response *res, void *vctx)
-{
-    (void)req;
-    api_ctx *ctx = vctx;
-    tsdb_stats st;
-    tsdb_get_stats(ctx->db, &st);
-    buf *b = &res->body;
-    res->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    buf_printf(b, "# HELP dashdot_build_info Build information.\n# TYPE dashdot_build_info "
-                  "gauge\ndashdot_build_info{version=\"%s\"} 1\n",
-               DD_VERSION);
-    metric(b, "dashdot_start_time_seconds", "gauge", "Start time of the server.",
-           (double)ctx->start_ms / 1000.0);
-    metric(b, "dashdot_tsdb_series", "gauge", "Series in the store.", (double)st.series);
-    metric(b, "dashdot_tsdb_samples", "gauge", "Samples held in the store.", (double)st.samples);
-    metric(b, "dashdot_tsdb_samples_appended_total", "counter", "Samples appended.",
-           (double)st.samples_appended);
-    metric(b, "dashdot_tsdb_out_of_order_samples_total", "counter",
-           "Samples refused as older than their series' newest sample.",
-           (double)st.out_of_order);
-    metric(b, "dashdot_tsdb_duplicate_samples_total", "counter",
-           "Samples dropped as duplicates of an existing timestamp.", (double)st.duplicates);
-    metric(b, "dashdot_tsdb_too_old_samples_total", "counter",
-           "Samples refused as older than the retention window.", (double)st.too_old);
-    metric(b, "dashdot_remote_write_requests_total", "counter", "Remote write requests received.",
-           (double)__atomic_load_n(&ctx->write_requests, __ATOMIC_RELAXED));
-    metric(b, "dashdot_remote_write_rejected_total", "counter",
-           "Remote write requests rejected as malformed or too large.",
-           (double)__atomic_load_n(&ctx->write_rejected, __ATOMIC_RELAXED));
-    metric(b, "dashdot_remote_write_samples_total", "counter",
-           "Samples stored from remote write.",
-           (double)__atomic_load_n(&ctx->samples_received, __ATOMIC_RELAXED));
-}
-
 void api_meta_register(http_server *s, api_ctx *ctx)
 {
     http_route_add(s, NULL, "/api/v1/series", HTTP_FORM_BODY, 1 << 20, handle_series, ctx);
     http_route_add(s, NULL, "/api/v1/labels", HTTP_FORM_BODY, 1 << 20, handle_labels, ctx);
     http_route_add(s, "GET", "/api/v1/label/", HTTP_PREFIX, 0, handle_label_values, ctx);
     http_route_add(s, "GET", "/api/v1/status/buildinfo", 0, 0, handle_buildinfo, ctx);
+    http_route_add(s, "GET", "/api/v1/metadata", 0, 0, handle_metadata, ctx);
+    http_route_add(s, NULL, "/api/v1/query_exemplars", HTTP_FORM_BODY, 1 << 20, handle_exemplars,
+                   ctx);
     http_route_add(s, NULL, "/-/healthy", 0, 0, handle_healthy, ctx);
     http_route_add(s, NULL, "/-/ready", 0, 0, handle_ready, ctx);
-    http_route_add(s, "GET", "/metrics", 0, 0, handle_metrics, ctx);
 }

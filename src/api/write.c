@@ -68,7 +68,8 @@ static void handle_write(http_request *req, http_response *res, void *vctx)
                   "series limit)",
                   refused, st.out_of_order, st.too_old, st.series_limit);
         api_error(res, 400, "bad_data",
-                  "%zu of %zu samples refused: %zu out of order, %zu older than retention, %zu "
+                  "%zu of %zu samples refused: %zu out of order, %zu too old (already in blocks or past "
+                  "retention), %zu "
                   "over the series limit",
                   refused, wr->nsamples, st.out_of_order, st.too_old, st.series_limit);
         goto out;

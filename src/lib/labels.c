@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -107,14 +108,12 @@ const char *labels_get(const labels *ls, const char *name)
 
 uint64_t labels_hash(const labels *ls)
 {
+    /* XXH3 per string, chained through the seed: word-at-a-time, several times faster than a
+     * byte-wise FNV on label sets (series lookups hash every series of every request). */
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < ls->n; i++) {
-        for (const unsigned char *p = (const unsigned char *)ls->v[i].name; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-        for (const unsigned char *p = (const unsigned char *)ls->v[i].value; *p; p++)
-            h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xfe) * 1099511628211ULL;
+        h = XXH3_64bits_withSeed(ls->v[i].name, strlen(ls->v[i].name), h ^ 0xff);
+        h = XXH3_64bits_withSeed(ls->v[i].value, strlen(ls->v[i].value), h ^ 0xfe);
     }
     return h;
 }

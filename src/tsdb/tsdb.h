@@ -1,14 +1,16 @@
 /* tsdb: dashdot's time-series store, behind one interface.
  *
- * Writers append batches through an appender (all of a batch or none of it becomes visible:
- * the durable engine will write the batch to its WAL at commit). Readers select series by label
- * matchers over a time range and get a snapshot they iterate without holding any lock; label
- * names and values are answered from the inverted index (label=value -> sorted postings of
- * series ids), never by scanning samples. Observers are told of every committed batch (the live
- * stream uses this).
- *
- * This release keeps samples in memory (a stand-in for the durable, compressed engine of the
- * storage issue) with a retention window. All functions are thread-safe unless noted. */
+ * Writers append batches through an appender: at commit the batch is written to the WAL (one
+ * write; an acknowledged batch survives kill -9) and then applied to the head (one open
+ * compressed chunk per series). Readers select series by label matchers over a time range and
+ * get a snapshot they iterate without holding any lock; label names and values are answered
+ * from the inverted index (label=value -> sorted postings of series ids), never by scanning
+ * samples. A background thread cuts the head into immutable, zstd-compressed blocks of
+ * block_ms, computes the 1-minute and 1-hour tiers from the same samples as it does, compacts
+ * blocks into larger ones and enforces retention per tier by time and size. Observers are told
+ * of every committed batch (the live stream uses this). With dir == NULL the store lives in
+ * memory only (tests, promqltest). Formats and guarantees: docs/storage.md.
+ * All functions are thread-safe unless noted. */
 #ifndef DD_TSDB_H
 #define DD_TSDB_H
 
@@ -21,10 +23,20 @@
 
 typedef struct tsdb tsdb;
 
+enum { TSDB_TIERS = 3 }; /* raw, 1 m, 1 h: index with tsdb_tier - 1 */
+
 typedef struct tsdb_options {
-    const char *dir;          /* data directory (unused by the in-memory stand-in) */
-    int64_t retention_ms;     /* samples older than now - retention are dropped; 0: 6 h */
+    const char *dir;          /* data directory (the store uses dir/wal and dir/blocks); NULL:
+                                 memory only, nothing cut or written */
+    int64_t retention_ms;     /* raw samples older than now - this are dropped; 0: 15 days */
+    int64_t retention_1m_ms;  /* 1-minute tier; 0: 365 days */
+    int64_t retention_1h_ms;  /* 1-hour tier; 0 or INT64_MAX: forever */
+    uint64_t retention_bytes[TSDB_TIERS]; /* per tier (raw, 1m, 1h) block bytes; 0: no limit */
     size_t max_series;        /* refuse new series beyond this (0: 5 million) */
+    int64_t block_ms;         /* head range cut into a block (0: 2 h); multiple of 1 h */
+    int64_t wal_fsync_ms;     /* WAL fdatasync period (0: 1000 ms; < 0: after every write) */
+    int background;           /* 1: run cut/compaction/retention on a thread of the store;
+                                 0: only when tsdb_maintain is called (tests) */
 } tsdb_options;
 
 /* Opens a store. Returns 0 and *out, or -errno / -ENOMEM. Close with tsdb_close. */
@@ -42,9 +54,12 @@ typedef struct tsdb_series_in {
 typedef struct tsdb_append_stats {
     size_t accepted;     /* samples stored */
     size_t new_series;   /* series created by this batch */
-    size_t duplicates;   /* same timestamp as the series' last sample: dropped */
-    size_t out_of_order; /* older than the series' last sample: rejected */
-    size_t too_old;      /* older than the retention window: rejected */
+    size_t duplicates;   /* same timestamp as a sample already stored: dropped */
+    size_t out_of_order; /* older than the series' last sample and over the per-series
+                            out-of-order buffer: rejected */
+    size_t ooo_accepted; /* older than the series' last sample but inside the head: stored */
+    size_t too_old;      /* older than the head's window (already cut into blocks) or the
+                            raw retention: rejected */
     size_t series_limit; /* samples of new series refused by max_series */
 } tsdb_append_stats;
 
@@ -55,8 +70,12 @@ typedef struct tsdb_appender tsdb_appender;
 int tsdb_appender_begin(tsdb *db, tsdb_appender **out);
 /* Queues one series' samples. Returns 0 or -ENOMEM (the appender stays usable for rollback). */
 int tsdb_appender_add(tsdb_appender *a, const tsdb_series_in *s);
-/* Makes the batch visible, fills st (may be NULL) and frees the appender. Samples refused for
- * the reasons counted in st are not errors. Returns 0 or -ENOMEM (then nothing was stored). */
+/* Writes the batch to the WAL (durable stores), makes it visible, fills st (may be NULL) and
+ * frees the appender. Samples refused for the reasons counted in st are not errors. Returns 0
+ * once the batch is in the WAL and applied; -errno when the WAL write failed (nothing stored);
+ * -ENOMEM when memory ran out (before the WAL write: nothing stored; while applying: part of
+ * the batch may be visible, all of it is in the WAL; a retry is safe since duplicates are
+ * dropped). */
 int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st);
 /* Drops the batch and frees the appender. Accepts NULL. */
 void tsdb_appender_rollback(tsdb_appender *a);
@@ -123,18 +142,42 @@ int tsdb_label_names(tsdb *db, const tsdb_matcher *ms, size_t nm, int64_t mint, 
 int tsdb_label_values(tsdb *db, const char *name, const tsdb_matcher *ms, size_t nm, int64_t mint,
                       int64_t maxt, tsdb_strings *out);
 
+typedef struct tsdb_tier_stats {
+    size_t blocks;
+    uint64_t bytes;   /* block files */
+    uint64_t samples; /* points held in blocks */
+    int64_t min_time, max_time; /* of blocks; INT64_MAX/INT64_MIN when none */
+} tsdb_tier_stats;
+
 typedef struct tsdb_stats {
     size_t series;
-    size_t samples;            /* held now */
+    size_t head_series;        /* series with samples in the head */
+    size_t samples;            /* samples in the head */
+    uint64_t head_bytes;       /* compressed head chunks */
     uint64_t samples_appended; /* since start */
     uint64_t out_of_order;
+    uint64_t ooo_accepted;
     uint64_t duplicates;
     uint64_t too_old;
+    uint64_t wal_bytes;
+    size_t wal_segments;
+    uint64_t wal_replayed;     /* records replayed at open */
+    uint64_t wal_dropped_bytes;/* damaged WAL bytes dropped at open */
+    uint64_t samples_read;     /* by selects, since start */
+    uint64_t cuts, compactions, retention_drops;
+    double cut_seconds, compaction_seconds; /* totals */
+    int64_t head_min_valid;    /* samples below this are too old */
     int64_t min_time, max_time;
+    tsdb_tier_stats tier[TSDB_TIERS];
 } tsdb_stats;
 void tsdb_get_stats(tsdb *db, tsdb_stats *st);
 
-/* Drops samples past retention. The server calls it periodically from its maintenance thread. */
+/* Runs what is due: head cut, compaction, retention (by now_ms and sizes). With background = 1
+ * the store's thread does this by itself; the server also calls it periodically. */
 void tsdb_maintain(tsdb *db, int64_t now_ms);
+
+/* Writes everything in the head to blocks now (the head then accepts only newer samples).
+ * Returns 0 or -errno. Memory-only stores: no-op. */
+int tsdb_flush(tsdb *db);
 
 #endif

@@ -23,7 +23,7 @@ typedef struct rw_request {
     rw_series *series;
     size_t nseries;
     size_t nsamples; /* total over all series */
-    void *priv;      /* the unpacked protobuf message */
+    void *priv;      /* the one block holding series, labels, samples and strings */
 } rw_request;
 
 /* Decodes a snappy-compressed WriteRequest. `max_decoded` caps the uncompressed size (a body

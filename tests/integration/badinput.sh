@@ -49,8 +49,10 @@ check "body over the 32 MiB limit: 413" expect 413 post "$IT_DIR/big.bin" "${aut
 check "wrong Content-Encoding: 415" expect 415 status -X POST --data-binary "@$IT_DIR/valid.bin" -H 'Content-Encoding: gzip' "${auth[@]}" "$url/api/v1/write"
 check "GET on the write endpoint: 405" expect 405 status "$url/api/v1/write"
 "$RWGEN" sample it_metric 8 $((now - 60000)) job=it > "$IT_DIR/old.bin"
-check "out-of-order sample: 400 with the count" expect 400 post "$IT_DIR/old.bin" "${auth[@]}"
-check "400 says out of order" body_has 'out of order'
+check "out-of-order sample inside the head: accepted (204)" expect 204 post "$IT_DIR/old.bin" "${auth[@]}"
+"$RWGEN" sample it_metric 9 $((now - 20 * 86400000)) job=it > "$IT_DIR/ancient.bin"
+check "sample older than the raw retention: 400 with the count" expect 400 post "$IT_DIR/ancient.bin" "${auth[@]}"
+check "400 says too old" body_has 'too old'
 check "duplicate sample is accepted (dropped): 204" expect 204 post "$IT_DIR/valid.bin" "${auth[@]}"
 
 q() { status --get "$url/api/v1/query" --data-urlencode "query=$1"; }
@@ -58,7 +60,11 @@ check "query syntax error: 400" expect 400 q 'node_load1{'
 check "syntax error has errorType bad_data and a position" bash -c "grep -q '\"errorType\":\"bad_data\"' '$IT_DIR/body' && grep -q '1:12: parse error' '$IT_DIR/body'"
 check "empty selector: 400" expect 400 q '{}'
 check "bad regex: 400" expect 400 q 'x{a=~"("}'
-check "function not yet supported: 400" expect 400 q 'rate(x[5m])'
+check "type error: 400" expect 400 q 'rate(x)'
+check "type error names the function" bash -c "grep -q 'expected type range vector in call to function' '$IT_DIR/body'"
+check "execution error: 422" expect 422 q 'label_replace(vector(1), "a", "b", "c", "(")'
+check "execution error has errorType execution" bash -c "grep -q '\"errorType\":\"execution\"' '$IT_DIR/body'"
+check "range query of a range vector: 400" expect 400 status --get "$url/api/v1/query_range" --data-urlencode 'query=x[5m]' --data-urlencode start=1 --data-urlencode end=2 --data-urlencode step=1
 check "missing query: 400" expect 400 status "$url/api/v1/query"
 check "bad time: 400" expect 400 status "$url/api/v1/query?query=up&time=yesterday"
 check "query_range without step: 400" expect 400 status "$url/api/v1/query_range?query=up&start=1&end=2"

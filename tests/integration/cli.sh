@@ -29,4 +29,20 @@ check "port conflict is explained" out_has 'cannot listen'
 printf 'short\n' > "$IT_DIR/d3-admin"; mkdir -p "$IT_DIR/d3"; cp "$IT_DIR/d3-admin" "$IT_DIR/d3/admin.token"
 check "malformed token file: exit 1" expect_exit 1 "$DASHDOT" server --listen 127.0.0.1:0 --data "$IT_DIR/d3"
 check "malformed token file is explained" out_has 'admin.token'
+# dashdot query: PromQL against the running server.
+qurl="http://127.0.0.1:$port"
+check "query: instant vector(1) prints one series" expect_exit 0 "$DASHDOT" query --url "$qurl" 'vector(1) * 2'
+check "query: the series is {} with value 2" out_has '^{}  2 @ '
+check "query: range query prints values" expect_exit 0 "$DASHDOT" query --url "$qurl" --start now-2m --end now --step 1m 'vector(3)'
+check "query: range output has three points" bash -c "grep -o '3 @' '$IT_DIR/out' | wc -l | grep -qx 3"
+check "query: scalar" expect_exit 0 "$DASHDOT" query --url "$qurl" --time 100 '1 + 2'
+check "query: scalar value and time" out_has '^3 @ 100.000'
+check "query: a type error exits 1" expect_exit 1 "$DASHDOT" query --url "$qurl" 'rate(up)'
+check "query: with the server's message" out_has 'expected type range vector in call to function "rate", got instant vector'
+check "query: an execution error exits 1" expect_exit 1 "$DASHDOT" query --url "$qurl" 'label_replace(vector(1), "a", "b", "c", "(")'
+check "query: execution error named" out_has 'execution: invalid regular expression'
+check "query: no expression: exit 2" expect_exit 2 "$DASHDOT" query
+check "query: --start without --end: exit 2" expect_exit 2 "$DASHDOT" query --start now-1h 'up'
+check "query: unreachable server: exit 1" expect_exit 1 "$DASHDOT" query --url "http://127.0.0.1:$(free_port)" 'up'
+check "query: --help: exit 0" expect_exit 0 "$DASHDOT" query --help
 it_done
