@@ -1,6 +1,7 @@
 /* jsonw: streaming JSON writer with Prometheus-exact number formatting. */
 #include "jsonw.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,15 +176,72 @@ static void bump_last_digit(char *tmp, size_t cap)
 
 /* Finds the shortest decimal digits that read back as v (like Go's strconv with precision -1):
  * fills digits (no dot, no sign) and returns the decimal exponent of the first digit. */
+/* Exact powers of ten as doubles (10^22 is the largest exactly representable one). */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The fast path of shortest_digits, for normal v in [1e-7, 1e21): scale v to a 15-digit
+ * integer D and check that D reads back as v. D and 10^k are exact doubles, so one IEEE division
+ * (or multiplication) rounds D * 10^-k correctly, exactly as strtod would. At most one 15-digit
+ * decimal lies within half an ulp of a double, so a D that reads back is the correctly rounded
+ * 15-digit form, and trailing zeros dropped give the shortest digits. Returns 0 on success, -1
+ * when v needs 16 or 17 digits (the slow path decides). */
+static int shortest_fast(double v, char *digits, size_t cap, int *exp10)
+{
+    if (!(v >= 1e-7 && v < 1e21) || cap < 17)
+        return -1;
+    int e = (int)floor(log10(v));
+    for (int adj = 0; adj < 2; adj++) { /* log10 may be off by one near powers of ten */
+        int k = 14 - e;
+        if (k < -22 || k > 22)
+            return -1;
+        double scaled = k >= 0 ? v * pow10_exact[k] : v / pow10_exact[-k];
+        double d = nearbyint(scaled);
+        if (d >= 1e15) {
+            e++;
+            continue;
+        }
+        if (d < 1e14) {
+            e--;
+            continue;
+        }
+        double back = k >= 0 ? d / pow10_exact[k] : d * pow10_exact[-k];
+        if (back != v)
+            return -1;
+        uint64_t u = (uint64_t)d;
+        char tmp[16];
+        for (int i = 14; i >= 0; i--) {
+            tmp[i] = (char)('0' + u % 10);
+            u /= 10;
+        }
+        int n = 15;
+        while (n > 1 && tmp[n - 1] == '0')
+            n--;
+        memcpy(digits, tmp, (size_t)n);
+        digits[n] = 0;
+        *exp10 = e;
+        return 0;
+    }
+    return -1;
+}
+
 static int shortest_digits(double v, char *digits, size_t cap)
 {
+    int fast_exp;
+    if (shortest_fast(v, digits, cap, &fast_exp) == 0)
+        return fast_exp;
     char tmp[40];
     int e2;
     /* A power of two has a rounding interval twice as wide above it as below, so the shortest
      * digits that read back may be the correctly rounded ones plus one in the last place
      * (2^-24 is 5.960464477539063e-08, not 5.9604644775390625e-08). */
     int pow2 = frexp(v, &e2) == 0.5;
-    for (int prec = 0; prec < 17; prec++) {
+    /* If the shortest digits have k <= 15 digits, the correctly rounded 15-digit form is those
+     * digits followed by zeros (any other 15-digit decimal is much farther from v than half an
+     * ulp), so one try at 15 digits, with trailing zeros dropped below, finds every short form;
+     * only longer ones need 16 and 17. At most three conversions instead of seventeen. */
+    for (int prec = v >= DBL_MIN ? 14 : 0; prec < 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec, v);
         if (strtod(tmp, NULL) == v)
             break;
@@ -217,6 +275,25 @@ size_t jsonw_format_value(double v, char *dst, size_t cap)
     char digits[24];
     const char *sign = v < 0 ? "-" : "";
     double a = fabs(v);
+    if (a < 1e15 && a == (double)(int64_t)a) {
+        /* Integers (counters, byte counts): the digits themselves, no search. */
+        char out[24];
+        size_t n = sizeof out;
+        uint64_t u = (uint64_t)a;
+        do {
+            out[--n] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            out[--n] = '-';
+        size_t len = sizeof out - n;
+        if (len >= cap)
+            len = cap ? cap - 1 : 0;
+        memcpy(dst, out + n, len);
+        if (cap)
+            dst[len] = 0;
+        return sizeof out - n;
+    }
     int exp10 = shortest_digits(a, digits, sizeof digits);
     int nd = (int)strlen(digits);
     if (a < 1e-6 || a >= 1e21) {

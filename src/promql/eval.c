@@ -624,8 +624,22 @@ static int eval_vector_selector(pq_ctx *c, const promql_expr *e, int want_ts, pq
         if ((rc = pq_account(c, n)))
             break;
         sample *pts = NULL;
-        size_t np = 0, cur = 0;
-        for (size_t k = 0; k < c->nsteps; k++) {
+        size_t np = 0, cur = 0, ncap = 0;
+        /* Only the steps that can see a sample: from the first step at or after the first
+         * sample to the last step inside the last sample's lookback (a long range over a short
+         * series must not cost a loop and an allocation per step). */
+        size_t k0 = 0, k1 = c->nsteps;
+        if (!pinned && n && c->step > 0) {
+            int64_t shift = node_time(c, e, c->start) - c->start; /* -offset */
+            int64_t first = s[0].t - shift, last = s[n - 1].t - shift + c->o.lookback_ms;
+            if (first > c->start)
+                k0 = (size_t)((first - c->start + c->step - 1) / c->step);
+            if (last <= c->start)
+                k1 = 0;
+            else if ((last - c->start - 1) / c->step + 1 < (int64_t)c->nsteps)
+                k1 = (size_t)((last - c->start - 1) / c->step + 1);
+        }
+        for (size_t k = k0; k < k1; k++) {
             int64_t at = node_time(c, e, pq_step_time(c, k));
             if ((rc = pq_tick(c)))
                 break;
@@ -647,7 +661,8 @@ static int eval_vector_selector(pq_ctx *c, const promql_expr *e, int want_ts, pq
             if (cur == 0 || s[cur - 1].t <= at - c->o.lookback_ms || sample_is_stale(s[cur - 1].v))
                 continue;
             if (!pts) {
-                pts = mem_alloc((c->nsteps - k) * sizeof *pts);
+                ncap = k1 - k;
+                pts = mem_alloc(ncap * sizeof *pts);
                 if (!pts) {
                     rc = pq_errorf(c, -ENOMEM, "out of memory");
                     break;
@@ -671,7 +686,7 @@ static int eval_vector_selector(pq_ctx *c, const promql_expr *e, int want_ts, pq
         out->s[out->ns].ls = copy;
         out->s[out->ns].pts = pts;
         out->s[out->ns].n = np;
-        out->s[out->ns].cap = c->nsteps - 0;
+        out->s[out->ns].cap = ncap;
         out->ns++;
         rc = pq_account(c, np);
     }

@@ -585,10 +585,72 @@ static void big_document_parses_back(void **state)
     buf_free(&b);
 }
 
+/* The fast path (15 digits scaled in binary) must give exactly the digits of the slow search
+ * (the shortest correctly rounded %.*e that reads back) on many values of every kind:
+ * decimal-looking gauges, integers, random bit patterns. */
+static void format_value_fast_path_agrees_with_the_search(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 300000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0: v = (double)(x % 100000000) / 100.0; break;
+        case 1: v = (double)(x % 1000000) / 1e6 * 1e3; break;
+        case 2: {
+            uint64_t bits = x & 0x7fefffffffffffffULL;
+            memcpy(&v, &bits, 8);
+            break;
+        }
+        default: v = (double)(x % 1000) * 0.1 + 0.7; break;
+        }
+        int e2;
+        if (v == 0 || !isfinite(v) || frexp(v, &e2) == 0.5)
+            continue;
+        /* The reference: shortest %.*e that reads back. */
+        char ref[40];
+        for (int prec = 0; prec < 17; prec++) {
+            snprintf(ref, sizeof ref, "%.*e", prec, v);
+            if (strtod(ref, NULL) == v)
+                break;
+        }
+        char got[64];
+        jsonw_format_value(v, got, sizeof got);
+        if (strtod(got, NULL) != v)
+            fail_msg("%.17g formatted as %s, which reads back differently", v, got);
+        /* Same significant digits. */
+        char a[24], b[24];
+        size_t na = 0, nb = 0;
+        for (const char *p = ref; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9' && na < 23)
+                a[na++] = *p;
+        int lead = 1;
+        for (const char *p = got; *p && *p != 'e'; p++) {
+            if (*p < '0' || *p > '9')
+                continue;
+            if (lead && *p == '0')
+                continue;
+            lead = 0;
+            if (nb < 23)
+                b[nb++] = *p;
+        }
+        while (na > 1 && a[na - 1] == '0')
+            na--;
+        while (nb > 1 && b[nb - 1] == '0')
+            nb--;
+        if (na != nb || memcmp(a, b, na))
+            fail_msg("%.17g: got %s, reference %s", v, got, ref);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(format_value_matches_go_strconv),
+        cmocka_unit_test(format_value_fast_path_agrees_with_the_search),
         cmocka_unit_test(format_value_special_values),
         cmocka_unit_test(format_value_round_trips_random_doubles),
         cmocka_unit_test(format_value_truncates_to_cap),
