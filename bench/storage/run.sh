@@ -339,6 +339,11 @@ run_target() {
         stop_leader "$PID" INT
         ;;
     dashdot)
+        # the admin flush writes the whole head into blocks (raw, 1m and 1h tiers)
+        curl -fsS --max-time 3600 -XPOST -H "Authorization: Bearer $(cat "$DATA/admin.token")" \
+            "$BASE/api/v1/admin/tsdb/flush" >/dev/null || note "dashdot flush failed"
+        curl -fsS --max-time 10 "$BASE/metrics" 2>/dev/null |
+            awk '/^dashdot_tsdb_block_bytes\{tier="raw"\}/ { print "raw_tier_bytes=" $2 }' >>"$RES"
         stop_leader "$PID" TERM
         ;;
     esac
@@ -430,6 +435,7 @@ add("RSS per series B, after load", lambda t, d: f(d, "load_rss_kb") * 1024 / se
 add("disk MiB after flush + stop", lambda t, d: f(d, "disk_bytes", 0) / 2**20)
 add("bytes/sample on disk (stop)", lambda t, d: f(d, "disk_bytes", 0) / load_ok(d) if load_ok(d) else None)
 add("bytes/sample, compacted data+index", lambda t, d: f(d, "compact_bytes") / load_ok(d) if load_ok(d) and f(d, "compact_bytes") is not None else None)
+add("  dashdot raw tier only (blocks+index)", lambda t, d: f(d, "raw_tier_bytes") / load_ok(d) if t == "dashdot" and load_ok(d) and f(d, "raw_tier_bytes") is not None else None)
 if "prometheus" in targets:
     add("bytes/sample, promtool backfill", lambda t, d: f(d, "backfill_bytes") / f(d, "backfill_samples") if t == "prometheus" and f(d, "backfill_samples") else None)
 add("restart until ready s", lambda t, d: f(d, "restart_s"))

@@ -14,8 +14,9 @@
  * WAL records (payload of wal.c records):
  *   1 SERIES   u8 1, then per series: varint id, varint nlabels, per label varint len + name,
  *              varint len + value
- *   2 SAMPLES  u8 2, then per series: varint id, varint n, zz t0, then (n - 1) times zz delta
- *              of t, and n times 8 bytes of the value's IEEE-754 bits (little-endian)
+ *   2 SAMPLES  u8 2, then per series: zz (id - previous series' id), varint n, n times zz
+ *              (t - previous t), and n times 8 bytes of the value's IEEE-754 bits (little-
+ *              endian); "previous" runs across the series of the record and starts at 0
  * A series' record is written once per WAL segment, before its first samples there, so any
  * segment can be replayed on its own and old segments can be deleted freely. Ids are the
  * in-memory ids of the process that wrote the segment: replay maps them per segment.
@@ -849,14 +850,22 @@ static void rec_series(buf *r, const series *s)
     }
 }
 
-static void rec_samples(buf *r, uint32_t id, const sample *x, size_t n)
+/* Delta state of one SAMPLES record: ids and timestamps are coded as differences from the
+ * previous series' id and the previous sample's time in the same record, which makes them one
+ * byte each in the usual request (series in creation order, one scrape time). */
+typedef struct rec_state {
+    uint32_t id;
+    int64_t t;
+} rec_state;
+
+static void rec_samples(buf *r, rec_state *st, uint32_t id, const sample *x, size_t n)
 {
-    varint_put(r, id);
+    varint_put_signed(r, (int64_t)id - (int64_t)st->id);
+    st->id = id;
     varint_put(r, n);
-    int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
-        varint_put_signed(r, (int64_t)((uint64_t)x[i].t - (uint64_t)prev));
-        prev = x[i].t;
+        varint_put_signed(r, (int64_t)((uint64_t)x[i].t - (uint64_t)st->t));
+        st->t = x[i].t;
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t bits;
@@ -963,15 +972,17 @@ static int replay_record(void *ctx, uint64_t seg, const uint8_t *rec, size_t len
     }
     pthread_rwlock_wrlock(&db->lock);
     int r = 0;
+    int64_t t = 0, idd;
+    uint64_t id = 0, n;
     while (p < end && !r) {
-        uint64_t id, n;
-        if (varint_get(&p, end, &id) || varint_get(&p, end, &n) || n > (size_t)(end - p)) {
+        if (varint_get_signed(&p, end, &idd) || varint_get(&p, end, &n) ||
+            n > (size_t)(end - p)) {
             rc->bad++;
             break;
         }
+        id = (uint64_t)((int64_t)id + idd);
         series *s = id < rc->nmap ? rc->map[id] : NULL;
         const unsigned char *tp = p;
-        int64_t t = 0;
         for (uint64_t i = 0; i < n; i++) {
             int64_t d;
             if (varint_get_signed(&tp, end, &d)) {
@@ -1219,6 +1230,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
      * exist (the table only changes under the exclusive lock) and encode their samples. */
     buf smp;
     buf_init(&smp, 0);
+    rec_state rst = {0, 0};
     if (db->w)
         buf_putc(&smp, REC_SAMPLES);
     /* Hashes first, so the table slots and then the series can be fetched ahead of use: the
@@ -1241,7 +1253,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
         }
         ser[i] = series_find(db, &a->v[i]->ls, hs[i]);
         if (ser[i] && db->w && a->v[i]->nsamples)
-            rec_samples(&smp, ser[i]->id, a->v[i]->samples, a->v[i]->nsamples);
+            rec_samples(&smp, &rst, ser[i]->id, a->v[i]->samples, a->v[i]->nsamples);
     }
     pthread_rwlock_unlock(&db->lock);
     mem_free(hs);
@@ -1271,7 +1283,7 @@ int tsdb_appender_commit(tsdb_appender *a, tsdb_append_stats *st)
             }
             local.new_series += (size_t)created;
             if (db->w && in->nsamples)
-                rec_samples(&smp, ser[i]->id, in->samples, in->nsamples);
+                rec_samples(&smp, &rst, ser[i]->id, in->samples, in->nsamples);
         }
         if (db->w && ser[i]->wal_seg != segtag)
             rec_series(r, ser[i]);
@@ -2109,7 +2121,9 @@ static int compact(tsdb *db, int t, bhandle **h, size_t n)
     for (size_t i = 0; i < m; i++)
         if (!u || ord[u - 1] != ord[i])
             ord[u++] = ord[i];
-    if ((rc = block_writer_open(&w, db->blockdir, t + 1, ncols, mint, maxt, t ? 9 : 5)))
+    /* Compaction runs in the background on complete windows: it can afford stronger zstd
+     * levels than a cut (the 1-hour tier's blocks, kept forever, shrink most). */
+    if ((rc = block_writer_open(&w, db->blockdir, t + 1, ncols, mint, maxt, t ? 19 : 9)))
         goto out;
     for (size_t i = 0; i < u && !rc; i++) {
         for (int c = 0; c < ncols; c++)
