@@ -197,15 +197,17 @@ static int shortest_fast(double v, char *digits, size_t cap, int *exp10)
         if (k < -22 || k > 22)
             return -1;
         double scaled = k >= 0 ? v * pow10_exact[k] : v / pow10_exact[-k];
-        double d = nearbyint(scaled);
-        if (d >= 1e15) {
+        if (scaled >= 1e15) {
             e++;
             continue;
         }
-        if (d < 1e14) {
+        if (scaled < 1e14) {
             e--;
             continue;
         }
+        double d = nearbyint(scaled);
+        if (d >= 1e15)
+            return -1;
         double back = k >= 0 ? d / pow10_exact[k] : d * pow10_exact[-k];
         if (back != v)
             return -1;
@@ -226,11 +228,85 @@ static int shortest_fast(double v, char *digits, size_t cap, int *exp10)
     return -1;
 }
 
+#if LDBL_MANT_DIG == 64
+/* 16 and 17 digits with x87 extended precision (64-bit significand): D = v * 10^k is computed
+ * with a relative error below 2^-64, far under the spacing of 17-digit decimals, so
+ * nearbyintl(D) is the correctly rounded digit string unless D is within 1e-3 of a half
+ * integer; and D / 10^k rounded to double reads back as strtod would unless the extended
+ * quotient lies within 2^-60 relative of a midpoint between two doubles. Both doubtful cases,
+ * powers of two (asymmetric rounding interval) and subnormals go to the exact search. Returns
+ * 0, or -1 to fall back. */
+static int shortest_ext(double v, char *digits, size_t cap, int *exp10)
+{
+    static long double p10l[28];
+    if (p10l[0] == 0) {
+        long double x = 1;
+        for (int i = 0; i < 28; i++, x *= 10)
+            p10l[i] = x;
+    }
+    int e2;
+    if (!(v >= 1e-7 && v < 1e21) || cap < 18 || frexp(v, &e2) == 0.5)
+        return -1;
+    for (int nd = 16; nd <= 17; nd++) {
+        int e = (int)floor(log10(v));
+        for (int adj = 0; adj < 3; adj++) {
+            if (adj == 2)
+                return -1;
+            int k = nd - 1 - e;
+            if (k < -27 || k > 27)
+                return -1;
+            long double P = k >= 0 ? (long double)v * p10l[k] : (long double)v / p10l[-k];
+            if (P >= p10l[nd]) {
+                e++;
+                continue;
+            }
+            if (P < p10l[nd - 1]) {
+                e--;
+                continue;
+            }
+            long double D = nearbyintl(P);
+            if (D >= p10l[nd])
+                return -1; /* rounds up to one more digit: let the search decide */
+            long double frac = P - floorl(P);
+            if (fabsl(frac - 0.5L) < 1e-3L)
+                return -1;
+            long double q = k >= 0 ? D / p10l[k] : D * p10l[-k];
+            double d = (double)q;
+            double up = nextafter(d, INFINITY), down = nextafter(d, 0);
+            long double half = ((long double)up - (long double)down) / 4; /* ~ half an ulp */
+            long double dist = fabsl(q - (long double)d);
+            if (dist > half * (1 - 1.0L / 1024))
+                return -1; /* too close to a midpoint to trust the double rounding */
+            if (d != v)
+                break; /* nd digits are not enough */
+            uint64_t u = (uint64_t)D;
+            char tmp[20];
+            for (int i = nd - 1; i >= 0; i--) {
+                tmp[i] = (char)('0' + u % 10);
+                u /= 10;
+            }
+            int n = nd;
+            while (n > 1 && tmp[n - 1] == '0')
+                n--;
+            memcpy(digits, tmp, (size_t)n);
+            digits[n] = 0;
+            *exp10 = e;
+            return 0;
+        }
+    }
+    return -1;
+}
+#endif
+
 static int shortest_digits(double v, char *digits, size_t cap)
 {
     int fast_exp;
     if (shortest_fast(v, digits, cap, &fast_exp) == 0)
         return fast_exp;
+#if LDBL_MANT_DIG == 64
+    if (shortest_ext(v, digits, cap, &fast_exp) == 0)
+        return fast_exp;
+#endif
     char tmp[40];
     int e2;
     /* A power of two has a rounding interval twice as wide above it as below, so the shortest
@@ -303,7 +379,8 @@ size_t jsonw_format_value(double v, char *dst, size_t cap)
     }
     size_t n = 0;
     char out[64];
-    n += (size_t)snprintf(out, sizeof out, "%s", sign);
+    if (*sign)
+        out[n++] = '-';
     if (exp10 < 0) {
         out[n++] = '0';
         out[n++] = '.';
@@ -321,7 +398,12 @@ size_t jsonw_format_value(double v, char *dst, size_t cap)
         }
     }
     out[n] = '\0';
-    return (size_t)snprintf(dst, cap, "%s", out);
+    if (cap) {
+        size_t m = n < cap ? n : cap - 1;
+        memcpy(dst, out, m);
+        dst[m] = 0;
+    }
+    return n;
 }
 
 void jsonw_prom_value(jsonw *w, double v)
@@ -338,9 +420,22 @@ void jsonw_prom_time(jsonw *w, int64_t ms)
     uint64_t u = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
     if (ms < 0)
         buf_putc(w->out, '-');
-    unsigned long long frac = u % 1000;
-    if (frac)
-        buf_printf(w->out, "%llu.%03llu", (unsigned long long)(u / 1000), frac);
-    else
-        buf_printf(w->out, "%llu", (unsigned long long)(u / 1000));
+    /* Digits by hand: this runs once per point of every query result. */
+    char tmp[32];
+    size_t n = sizeof tmp;
+    unsigned frac = (unsigned)(u % 1000);
+    if (frac) {
+        /* Three digits, as Prometheus writes them (1.500). */
+        for (unsigned i = 0; i < 3; i++) {
+            tmp[--n] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        tmp[--n] = '.';
+    }
+    uint64_t sec = u / 1000;
+    do {
+        tmp[--n] = (char)('0' + sec % 10);
+        sec /= 10;
+    } while (sec);
+    buf_append(w->out, tmp + n, sizeof tmp - n);
 }

@@ -919,6 +919,44 @@ static int eval_range_func(pq_ctx *c, const promql_expr *e, pq_value *out)
             rc = pq_errorf(c, -ENOMEM, "out of memory");
             goto out_m;
         }
+        size_t *wlo = mem_calloc(m.v.ns + 1, sizeof *wlo);
+        size_t *whi = mem_calloc(m.v.ns + 1, sizeof *whi);
+        if (!wlo || !whi) {
+            mem_free(wlo);
+            mem_free(whi);
+            mem_free(idx);
+            rc = pq_errorf(c, -ENOMEM, "out of memory");
+            goto out_m;
+        }
+        /* Per series, the steps whose window can hold a sample: a long range over short
+         * series must not cost a window and a kernel call per step. */
+        size_t *kf = mem_alloc((m.v.ns + 1) * sizeof *kf), *kl = mem_alloc((m.v.ns + 1) * sizeof *kl);
+        if (!kf || !kl) {
+            mem_free(kf);
+            mem_free(kl);
+            mem_free(wlo);
+            mem_free(whi);
+            mem_free(idx);
+            rc = pq_errorf(c, -ENOMEM, "out of memory");
+            goto out_m;
+        }
+        int pinned_w = m.node->at != PROMQL_AT_NONE;
+        int64_t shift = node_time(c, m.node, c->start) - c->start;
+        for (size_t i = 0; i < m.v.ns; i++) {
+            const pq_series *sr = &m.v.s[i];
+            kf[i] = 0;
+            kl[i] = c->nsteps ? c->nsteps - 1 : 0;
+            if (pinned_w || !sr->n || c->step <= 0)
+                continue;
+            int64_t first = sr->pts[0].t - shift;             /* step time whose end reaches it */
+            int64_t last = sr->pts[sr->n - 1].t - shift + m.range; /* last step time with it */
+            if (first > c->start)
+                kf[i] = (size_t)((first - c->start + c->step - 1) / c->step);
+            if (last <= c->start)
+                kl[i] = 0, kf[i] = 1; /* empty */
+            else if ((last - c->start - 1) / c->step < (int64_t)kl[i])
+                kl[i] = (size_t)((last - c->start - 1) / c->step);
+        }
         for (size_t i = 0; i < m.v.ns; i++)
             idx[i] = SIZE_MAX;
         int counter_check = strcmp(f->name, "rate") == 0 || strcmp(f->name, "increase") == 0;
@@ -946,15 +984,31 @@ static int eval_range_func(pq_ctx *c, const promql_expr *e, pq_value *out)
                 }
             }
             for (size_t i = 0; !rc && i < m.v.ns; i++) {
-                size_t lo, hi;
-                window(&m.v.s[i], start, end, &lo, &hi);
-                double v;
-                if (!kernel(m.v.s[i].pts + lo, hi - lo, start, end, a, nsargs, &v))
+                /* Windows only move forward with the steps: advance two cursors instead of
+                 * searching (steps are ascending; an @-pinned window stays put). */
+                if (k < kf[i] || k > kl[i])
                     continue;
-                if (idx[i] == SIZE_MAX &&
-                    (rc = func_out_idx(c, &sink, m.v.s[i].ls, f->drops_name, &idx[i])))
+                const pq_series *sr = &m.v.s[i];
+                size_t lo = wlo[i], hi = whi[i];
+                if (k == kf[i])
+                    window(sr, start, end, &lo, &hi);
+                else {
+                    while (lo < sr->n && sr->pts[lo].t <= start)
+                        lo++;
+                    if (hi < lo)
+                        hi = lo;
+                    while (hi < sr->n && sr->pts[hi].t <= end)
+                        hi++;
+                }
+                wlo[i] = lo;
+                whi[i] = hi;
+                double v;
+                if (!kernel(sr->pts + lo, hi - lo, start, end, a, nsargs, &v))
+                    continue;
+                int first = idx[i] == SIZE_MAX;
+                if (first && (rc = func_out_idx(c, &sink, m.v.s[i].ls, f->drops_name, &idx[i])))
                     break;
-                if (counter_check) {
+                if (counter_check && first) {
                     const char *name = labels_get(m.v.s[i].ls, LABELS_NAME);
                     if (name && !has_suffix(name, "_total") && !has_suffix(name, "_sum") &&
                         !has_suffix(name, "_count") && !has_suffix(name, "_bucket"))
@@ -974,6 +1028,10 @@ static int eval_range_func(pq_ctx *c, const promql_expr *e, pq_value *out)
             }
         }
         mem_free(idx);
+        mem_free(wlo);
+        mem_free(whi);
+        mem_free(kf);
+        mem_free(kl);
         if (rc)
             pq_sink_free(c, &sink);
         else
