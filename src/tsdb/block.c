@@ -189,9 +189,24 @@ int block_writer_add(block_writer *w, const labels *ls, const uint8_t *const *co
     }
     varint_put_signed(ix, mint - w->mint);
     varint_put(ix, (uint64_t)(maxt - mint));
+    uint64_t pos[BLOCK_MAX_COLS][2]; /* frame and offset of each column written */
     for (int c = 0; c < w->ncols; c++) {
         if (lens[c] > MAX_FRAME_RAW)
             return -EINVAL;
+        /* A column byte-identical to an earlier one of this series (max == last for a
+         * counter, every aggregate of a constant) points at the same bytes. */
+        int same = -1;
+        for (int p = 0; p < c && same < 0; p++)
+            if (lens[p] == lens[c] && lens[c] && !memcmp(cols[p], cols[c], lens[c]))
+                same = p;
+        if (same >= 0) {
+            varint_put(ix, pos[same][0]);
+            varint_put(ix, pos[same][1]);
+            varint_put(ix, lens[c]);
+            pos[c][0] = pos[same][0];
+            pos[c][1] = pos[same][1];
+            continue;
+        }
         if (w->frame.len && w->frame.len + lens[c] > BLOCK_FRAME_BYTES) {
             int rc = flush_frame(w);
             if (rc)
@@ -200,6 +215,8 @@ int block_writer_add(block_writer *w, const labels *ls, const uint8_t *const *co
         varint_put(ix, w->nframes);
         varint_put(ix, w->frame.len);
         varint_put(ix, lens[c]);
+        pos[c][0] = w->nframes;
+        pos[c][1] = w->frame.len;
         if (lens[c] && buf_append(&w->frame, cols[c], lens[c]))
             return w->frame.err;
         if (c == 0 && lens[c]) {
