@@ -1,6 +1,9 @@
 /* mem: allocation wrappers with a counter and a failure-injection hook for tests. */
 #include "mem.h"
 
+#include <errno.h>
+#include <stdint.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,23 @@ void *mem_realloc(void *p, size_t n)
 void mem_free(void *p)
 {
     free(p);
+}
+
+int mem_grow(void **p, size_t *cap, size_t n, size_t sz, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : (first ? first : 16);
+    while (nc <= n)
+        nc *= 2;
+    if (sz && nc > SIZE_MAX / sz)
+        return -ENOMEM;
+    void *np = mem_realloc(*p, nc * sz);
+    if (!np)
+        return -ENOMEM;
+    *p = np;
+    *cap = nc;
+    return 0;
 }
 
 char *mem_strndup(const char *s, size_t n)

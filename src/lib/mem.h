@@ -12,6 +12,10 @@ void *mem_alloc(size_t n);
 void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
+/* Makes room in the growable array *p (capacity *cap elements of size sz) for element n,
+ * doubling the capacity (from `first` when empty). Returns 0, or -ENOMEM with *p and *cap
+ * unchanged. The array idiom of the store and the decoders in one place. */
+int mem_grow(void **p, size_t *cap, size_t n, size_t sz, size_t first);
 /* Returns a fresh copy of s (NULL if s is NULL or memory is exhausted); the caller frees it. */
 char *mem_strdup(const char *s);
 /* Returns a fresh NUL-terminated copy of the first n bytes of s; the caller frees it. */

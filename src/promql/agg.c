@@ -403,9 +403,5 @@ out:
     mem_free(el);
     pq_value_free(c, &in);
     pq_value_free(c, &param);
-    if (rc)
-        pq_sink_free(c, &sink);
-    else
-        pq_sink_to_value(&sink, out);
-    return rc;
+    return pq_sink_finish(c, &sink, rc, out);
 }

@@ -80,16 +80,6 @@ static int scalar_scalar(pq_ctx *c, const promql_expr *e, pq_value *l, pq_value 
     return 0;
 }
 
-/* Output labels for an element-wise result over ls (name dropped when asked). */
-static int out_idx(pq_ctx *c, pq_sink *sink, const labels *ls, int drop, size_t *idx)
-{
-    pq_lb b;
-    pq_lb_init(&b, ls);
-    if (drop)
-        pq_lb_del(&b, LABELS_NAME);
-    labels v = pq_lb_view(&b);
-    return pq_sink_find(c, sink, &v, idx);
-}
 
 /* vector op scalar (swap: scalar op vector). */
 static int vector_scalar(pq_ctx *c, const promql_expr *e, pq_value *vec, pq_value *sc, int swap,
@@ -124,7 +114,7 @@ static int vector_scalar(pq_ctx *c, const promql_expr *e, pq_value *vec, pq_valu
             if (!keep)
                 continue;
             size_t src = el[i].src;
-            if (idx[src] == SIZE_MAX && (rc = out_idx(c, sink, el[i].ls, drop, &idx[src])))
+            if (idx[src] == SIZE_MAX && (rc = pq_out_idx(c, sink, el[i].ls, drop, &idx[src])))
                 break;
             rc = pq_sink_append(c, sink, idx[src], pq_step_time(c, k), v);
         }
@@ -185,7 +175,7 @@ static int set_op(pq_ctx *c, const promql_expr *e, pq_value *l, pq_value *r, pq_
             if (e->op == PROMQL_OP_UNLESS && found)
                 continue;
             size_t s = le[i].src;
-            if (lidx[s] == SIZE_MAX && (rc = out_idx(c, sink, le[i].ls, 0, &lidx[s])))
+            if (lidx[s] == SIZE_MAX && (rc = pq_out_idx(c, sink, le[i].ls, 0, &lidx[s])))
                 break;
             rc = pq_sink_append(c, sink, lidx[s], ts, le[i].v);
         }
@@ -196,7 +186,7 @@ static int set_op(pq_ctx *c, const promql_expr *e, pq_value *l, pq_value *r, pq_
             if (pq_map_next(&seen, rs[re[i].src], &it, &dummy))
                 continue;
             size_t s = re[i].src;
-            if (ridx[s] == SIZE_MAX && (rc = out_idx(c, sink, re[i].ls, 0, &ridx[s])))
+            if (ridx[s] == SIZE_MAX && (rc = pq_out_idx(c, sink, re[i].ls, 0, &ridx[s])))
                 break;
             rc = pq_sink_append(c, sink, ridx[s], ts, re[i].v);
         }

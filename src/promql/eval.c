@@ -863,8 +863,18 @@ static int has_suffix(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Output labels of a function over series ls: the name dropped when the function drops it. */
-static int func_out_idx(pq_ctx *c, pq_sink *sink, const labels *ls, int drop, size_t *idx)
+/* The output series of a result over input labels ls (the name dropped when asked). */
+/* Ends a result: the sink becomes out when rc is 0, else it is freed. Returns rc. */
+int pq_sink_finish(pq_ctx *c, pq_sink *sink, int rc, pq_value *out)
+{
+    if (rc)
+        pq_sink_free(c, sink);
+    else
+        pq_sink_to_value(sink, out);
+    return rc;
+}
+
+int pq_out_idx(pq_ctx *c, pq_sink *sink, const labels *ls, int drop, size_t *idx)
 {
     pq_lb b;
     pq_lb_init(&b, ls);
@@ -1006,7 +1016,7 @@ static int eval_range_func(pq_ctx *c, const promql_expr *e, pq_value *out)
                 if (!kernel(sr->pts + lo, hi - lo, start, end, a, nsargs, &v))
                     continue;
                 int first = idx[i] == SIZE_MAX;
-                if (first && (rc = func_out_idx(c, &sink, m.v.s[i].ls, f->drops_name, &idx[i])))
+                if (first && (rc = pq_out_idx(c, &sink, m.v.s[i].ls, f->drops_name, &idx[i])))
                     break;
                 if (counter_check && first) {
                     const char *name = labels_get(m.v.s[i].ls, LABELS_NAME);
@@ -1089,7 +1099,7 @@ static int eval_elem_func(pq_ctx *c, const promql_expr *e, pq_value *out)
             continue;
         for (size_t i = 0; !rc && i < nel; i++) {
             size_t s = el[i].src;
-            if (idx[s] == SIZE_MAX && (rc = func_out_idx(c, &sink, el[i].ls, 1, &idx[s])))
+            if (idx[s] == SIZE_MAX && (rc = pq_out_idx(c, &sink, el[i].ls, 1, &idx[s])))
                 break;
             rc = pq_sink_append(c, &sink, idx[s], pq_step_time(c, k), f->elem(el[i].v, a, nsargs));
         }
@@ -1100,11 +1110,7 @@ done:
     pq_value_free(c, &vec);
     for (size_t j = 0; j < nsargs; j++)
         pq_value_free(c, &sargs[j]);
-    if (rc)
-        pq_sink_free(c, &sink);
-    else
-        pq_sink_to_value(&sink, out);
-    return rc;
+    return pq_sink_finish(c, &sink, rc, out);
 }
 
 /* Labels for absent()/absent_over_time(): the equality matchers of a selector argument. */
@@ -1317,11 +1323,7 @@ done:
     mem_free(idx);
     mem_free(el);
     pq_value_free(c, &vec);
-    if (rc)
-        pq_sink_free(c, &sink);
-    else
-        pq_sink_to_value(&sink, out);
-    return rc;
+    return pq_sink_finish(c, &sink, rc, out);
 }
 
 /* Natural order of label values (digit runs compared as numbers), as sort_by_label. */
@@ -1535,11 +1537,7 @@ done:
     mem_free(el);
     pq_value_free(c, &phi);
     pq_value_free(c, &vec);
-    if (rc)
-        pq_sink_free(c, &sink);
-    else
-        pq_sink_to_value(&sink, out);
-    return rc;
+    return pq_sink_finish(c, &sink, rc, out);
 }
 
 static int eval_special(pq_ctx *c, const promql_expr *e, pq_value *out)
@@ -1616,7 +1614,7 @@ static int eval_special(pq_ctx *c, const promql_expr *e, pq_value *out)
         for (size_t i = 0; !rc && i < v.ns; i++) {
             size_t idx = SIZE_MAX;
             for (size_t j = 0; !rc && j < v.s[i].n; j++) {
-                if (idx == SIZE_MAX && (rc = func_out_idx(c, &sink, v.s[i].ls, 1, &idx)))
+                if (idx == SIZE_MAX && (rc = pq_out_idx(c, &sink, v.s[i].ls, 1, &idx)))
                     break;
                 double val = a->type == PROMQL_VECTOR_SELECTOR ? v.s[i].pts[j].v
                                                                : (double)v.s[i].pts[j].t / 1000.0;
@@ -1723,7 +1721,7 @@ static int eval_unary(pq_ctx *c, const promql_expr *e, pq_value *out)
     if (!idx)
         rc = pq_errorf(c, -ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < in.ns; i++)
-        rc = func_out_idx(c, &sink, in.s[i].ls, 1, &idx[i]);
+        rc = pq_out_idx(c, &sink, in.s[i].ls, 1, &idx[i]);
     for (size_t k = 0; !rc && k < c->nsteps; k++) {
         if ((rc = pq_vector_at(c, &in, k, &el, &cap, &n)))
             break;
@@ -1733,11 +1731,7 @@ static int eval_unary(pq_ctx *c, const promql_expr *e, pq_value *out)
     mem_free(idx);
     mem_free(el);
     pq_value_free(c, &in);
-    if (rc)
-        pq_sink_free(c, &sink);
-    else
-        pq_sink_to_value(&sink, out);
-    return rc;
+    return pq_sink_finish(c, &sink, rc, out);
 }
 
 int pq_eval(pq_ctx *c, const promql_expr *e, pq_value *out)

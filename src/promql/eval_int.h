@@ -107,6 +107,11 @@ int pq_sink_add(pq_ctx *c, pq_sink *s, const labels *ls, int64_t t, double v);
 /* Moves the sink's series into a vector value (sink emptied). */
 void pq_sink_to_value(pq_sink *s, pq_value *out);
 void pq_sink_free(pq_ctx *c, pq_sink *s);
+/* Ends a result: the sink becomes out when rc is 0, else it is freed. Returns rc. */
+int pq_sink_finish(pq_ctx *c, pq_sink *sink, int rc, pq_value *out);
+/* The output series of a result over input labels ls (the name dropped when asked): its index
+ * in the sink, created on first use. Returns 0 or an error set in c. */
+int pq_out_idx(pq_ctx *c, pq_sink *sink, const labels *ls, int drop, size_t *idx);
 
 /* The elements of vector value v present at step k (advancing each series' cursor; steps must
  * be visited in order). Returns the count; *out is reallocated as needed. */

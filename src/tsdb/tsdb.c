@@ -270,14 +270,8 @@ static postings *index_lookup(const tsdb *db, const char *name, const char *valu
 
 static int postings_add(postings *p, uint32_t id)
 {
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 4;
-        uint32_t *ids = mem_realloc(p->ids, nc * sizeof *ids);
-        if (!ids)
-            return -ENOMEM;
-        p->ids = ids;
-        p->cap = nc;
-    }
+    if (mem_grow((void **)&p->ids, &p->cap, p->n, sizeof *p->ids, 4))
+        return -ENOMEM;
     p->ids[p->n++] = id;
     return 0;
 }
@@ -553,14 +547,8 @@ typedef struct svec {
 
 static int svec_push(svec *a, int64_t t, double v)
 {
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 64;
-        sample *n = mem_realloc(a->v, nc * sizeof *n);
-        if (!n)
-            return -ENOMEM;
-        a->v = n;
-        a->cap = nc;
-    }
+    if (mem_grow((void **)&a->v, &a->cap, a->n, sizeof *a->v, 64))
+        return -ENOMEM;
     a->v[a->n].t = t;
     a->v[a->n].v = v;
     a->n++;
@@ -691,14 +679,8 @@ static void bhandle_unref(tsdb *db, bhandle *h)
 
 static int blist_insert(blist *l, bhandle *h)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        bhandle **v = mem_realloc(l->v, nc * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = nc;
-    }
+    if (mem_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v, 16))
+        return -ENOMEM;
     size_t i = l->n;
     while (i > 0 && l->v[i - 1]->b->mint > h->b->mint) {
         l->v[i] = l->v[i - 1];

@@ -173,20 +173,6 @@ typedef struct sref {
     size_t label0, nlabels, sample0, nsamples;
 } sref;
 
-/* Grows an array to hold n + 1 elements of size sz. */
-static int grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    void *nv = mem_realloc(*v, nc * sz);
-    if (!nv)
-        return -ENOMEM;
-    *v = nv;
-    *cap = nc;
-    return 0;
-}
-
 static int walk(const uint8_t *raw, size_t len, rw_priv *pv, size_t *nseries, size_t *nlabels,
                 size_t *nsamples, char *err, size_t errlen)
 {
@@ -215,7 +201,7 @@ static int walk(const uint8_t *raw, size_t len, rw_priv *pv, size_t *nseries, si
         pbr ts;
         if (wt != 2 || pb_bytes(&r, &ts))
             goto bad;
-        if (grow((void **)&ser, &cs, ns, sizeof *ser))
+        if (mem_grow((void **)&ser, &cs, ns, sizeof *ser, 64))
             goto nomem;
         sref *out = &ser[ns];
         *out = (sref){nl, 0, nsm, 0};
@@ -244,12 +230,12 @@ static int walk(const uint8_t *raw, size_t len, rw_priv *pv, size_t *nseries, si
                                  LABELS_MAX);
                         goto fail;
                     }
-                    if (grow((void **)&lab, &cl, nl, sizeof(label)))
+                    if (mem_grow((void **)&lab, &cl, nl, sizeof(label), 64))
                         goto nomem;
                     lab[nl++] = (lref){(uint32_t)(name.p - raw), (uint32_t)ln,
                                        (uint32_t)(value.p - raw), (uint32_t)vn};
                 } else {
-                    if (grow((void **)&pv->samples, &csm, nsm, sizeof(sample)))
+                    if (mem_grow((void **)&pv->samples, &csm, nsm, sizeof(sample), 64))
                         goto nomem;
                     if (pb_sample(m, &pv->samples[nsm]))
                         goto bad;
