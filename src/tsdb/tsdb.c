@@ -64,6 +64,7 @@
 #define REC_SAMPLES 2
 #define AGG_COLS 5 /* last, min, max, sum, count: the column order in tier blocks */
 #define MAX_CUTS 1024
+#define CUT_RETRY_S 60 /* pause after a failed cut (disk full...) before the next try */
 
 static const int64_t tier_res[TSDB_TIERS] = {0, 60000, 3600000};
 /* Compaction spans per tier (aligned windows), smallest first. */
@@ -152,6 +153,7 @@ struct tsdb {
     pthread_mutex_t tmu;
     pthread_cond_t tcond;
     int64_t last_retention;
+    int64_t cut_failed_at; /* wall ms of the last failed cut; 0: none */
 };
 
 struct tsdb_appender {
@@ -1905,6 +1907,8 @@ static int cut_range(tsdb *db, int64_t b, int64_t end)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
     /* Phase 0: nothing older than end may enter the head any more. */
+    int64_t old_min_valid = db->min_valid;
+    size_t old_ncuts = db->ncuts;
     pthread_rwlock_wrlock(&db->lock);
     db->min_valid = end;
     for (size_t i = 0; i < db->nseries && !rc; i++) {
@@ -1979,10 +1983,17 @@ static int cut_range(tsdb *db, int64_t b, int64_t end)
             rc = block_writer_finish(w[t], paths[t], sizeof paths[t]);
     }
     if (rc) {
-        /* The samples stay in the head and the WAL; they will be retried... but the head no
-         * longer accepts them from outside. Log loudly: the disk is the likely cause. */
-        log_error("tsdb: writing the block for [%lld, %lld) failed: %s; the data stays in the "
-                  "head and the WAL", (long long)b, (long long)end, strerror(-rc));
+        /* The samples stay in the head and in the WAL (the cut mark is taken back, so no
+         * segment holding them can be deleted) and the range is tried again after a pause.
+         * Log loudly: a full or failing disk is the likely cause. */
+        log_error("tsdb: writing the blocks for [%lld, %lld) failed: %s; the data stays in the "
+                  "head and the WAL, retrying in %d s",
+                  (long long)b, (long long)end, strerror(-rc), CUT_RETRY_S);
+        pthread_rwlock_wrlock(&db->lock);
+        db->min_valid = old_min_valid;
+        pthread_rwlock_unlock(&db->lock);
+        db->ncuts = old_ncuts;
+        db->cut_failed_at = timeutil_now_ms();
         mem_free(order);
         return rc;
     }
@@ -2018,6 +2029,7 @@ static int cut_range(tsdb *db, int64_t b, int64_t end)
     }
     db->head_samples -= freed < db->head_samples ? freed : db->head_samples;
     db->head_mint = end;
+    db->cut_failed_at = 0;
     db->counters.cuts++;
     db->counters.cut_seconds += elapsed(&t0);
     pthread_rwlock_unlock(&db->lock);
@@ -2044,6 +2056,8 @@ static int cut_range(tsdb *db, int64_t b, int64_t end)
 static int cut_due(tsdb *db, int force)
 {
     int rc = 0;
+    if (!force && db->cut_failed_at && timeutil_now_ms() - db->cut_failed_at < CUT_RETRY_S * 1000)
+        return 0;
     while (!rc) {
         if (db->head_maxt == INT64_MIN || db->head_mint == INT64_MAX)
             return 0;

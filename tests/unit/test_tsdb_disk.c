@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -447,6 +449,35 @@ static void torn_wal_tail_loses_only_the_torn_batch(void **state)
     assert_true(st.wal_dropped_bytes > 0);
 }
 
+/* A cut that cannot write its blocks (file size limit standing in for a full disk) keeps every
+ * sample in the head and the WAL; once writing works again the data reaches the blocks and
+ * survives a reopen. */
+static void failed_cut_keeps_the_data_and_is_retried(void **state)
+{
+    ctx *c = *state;
+    append_range(c->db, T0, T0 + 4 * H, 60000);
+    struct rlimit old, small = {64, 64};
+    getrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_IGN);
+    small.rlim_max = old.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    tsdb_maintain(c->db, timeutil_now_ms());
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    tsdb_stats st;
+    tsdb_get_stats(c->db, &st);
+    assert_int_equal(st.cuts, 0);
+    assert_int_equal(st.tier[0].blocks, 0);
+    assert_int_equal(st.head_min_valid, INT64_MIN);
+    check_raw(c->db, T0, T0 + 4 * H, 60000);
+    /* Writing works again: a flush (which does not wait for the retry pause) persists all. */
+    assert_int_equal(tsdb_flush(c->db), 0);
+    tsdb_get_stats(c->db, &st);
+    assert_true(st.tier[0].blocks >= 1);
+    tsdb_close(c->db);
+    c->db = open_db(c->dir, 0);
+    check_raw(c->db, T0, T0 + 4 * H, 60000);
+}
+
 int main(void)
 {
     log_set_level(getenv("DEBUG") ? LOG_DEBUG : LOG_ERROR);
@@ -464,6 +495,7 @@ int main(void)
         T(size_retention_keeps_total_under_limit),
         T(damaged_block_is_set_aside_and_store_opens),
         T(torn_wal_tail_loses_only_the_torn_batch),
+        T(failed_cut_keeps_the_data_and_is_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
