@@ -19,6 +19,9 @@
 #      BENCH_OUT (result file, default bench/results/storage-<UTC date>.txt; empty = none)
 # Every server listens on a free 127.0.0.1 port with a fresh data dir under a temp dir that is
 # removed at exit (--keep keeps it); an exit trap stops whatever is still running.
+# The whole script is one { ... } block, so bash reads all of it before running any of it: an
+# edit of this file while a (long) run is going cannot change what that run executes.
+{
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -27,7 +30,7 @@ BUILD=${BENCH_BUILD:-build}
 BIN=$(realpath -m -- "${DASHDOT_BIN:-$BUILD/dashdot}")
 OUT=${BENCH_OUT-bench/results/storage-$(date -u +%Y%m%dT%H%M%SZ).txt}
 
-HOSTS="" HOURS="" INTERVAL=10s QUICK=0 CONNS=4 KEEP=0 BUILD_IT=1 OM_HOSTS="" PER_SERIES=1
+HOSTS="" HOURS="" INTERVAL=10s QUICK=0 CONNS=4 KEEP=0 BUILD_IT=1 OM_HOSTS="" PER_SERIES=1 PAYLOAD=
 TARGETS=dashdot,prometheus,victoria-metrics
 die() { echo "bench-storage: $*" >&2; exit 1; }
 note() { echo "bench-storage: $(date -u +%H:%M:%S) $*" >&2; }
@@ -42,6 +45,7 @@ while (($#)); do
     --om-hosts) OM_HOSTS=${2:?}; shift ;;
     --per-series) PER_SERIES=${2:?}; shift ;;
     --keep) KEEP=1 ;;
+    --payload) PAYLOAD=$(realpath -- "${2:?}"); shift ;;
     --no-build) BUILD_IT=0 ;;
     -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -183,12 +187,31 @@ AVAIL=$(df -B1 --output=avail "$TMP" | tail -n 1)
 note "dataset: $HOSTS hosts x $SPH series x ${HOURS} h at $INTERVAL = $EST samples (~$((EST * 18 >> 20)) MiB of payload)"
 PROMTOOL_OM=()
 [[ " ${TLIST[*]} " == *" prometheus "* ]] && PROMTOOL_OM=(--openmetrics "$TMP/dataset.om" --om-hosts "$OM_HOSTS")
+if [[ -n $PAYLOAD ]]; then
+    # --payload FILE: replay a payload generated earlier (FILE.env or dataset.env beside it
+    # holds its description); no promtool backfill then
+    [[ -f $PAYLOAD ]] || die "no payload $PAYLOAD"
+    envf=${PAYLOAD%.bin}.env
+    [[ -f $envf ]] || envf=$(dirname "$PAYLOAD")/dataset.env
+    [[ -f $envf ]] || die "no $envf describing $PAYLOAD"
+    ln -f "$PAYLOAD" "$TMP/payload.bin" 2>/dev/null || cp "$PAYLOAD" "$TMP/payload.bin"
+    grep -v '^om_' "$envf" >"$TMP/dataset.env"
+    note "replaying $PAYLOAD (generated earlier; described by $envf)"
+else
 "$DSGEN" --shapes "$SHAPES" --hosts "$HOSTS" --hours "$HOURS" --interval "$INTERVAL" \
     --per-series "$PER_SERIES" --out "$TMP/payload.bin" "${PROMTOOL_OM[@]}" >"$TMP/dataset.env" ||
     die "dsgen failed"
+fi
 declare -A DS
 while IFS== read -r k v; do DS[$k]=$v; done <"$TMP/dataset.env"
 note "generated ${DS[samples]} samples of ${DS[series]} series in ${DS[requests]} requests ($((${DS[payload_bytes]} >> 20)) MiB)"
+# Requests of one time window hold different series, but two windows in flight at once would
+# send a series' samples out of order: never more connections than requests per window.
+PER_WINDOW=$((${DS[requests]} / ((${DS[steps]} + ${DS[per_series]} - 1) / ${DS[per_series]})))
+if ((CONNS > PER_WINDOW)); then
+    note "only $PER_WINDOW request(s) per time step: using $PER_WINDOW connection(s), not $CONNS"
+    CONNS=$((PER_WINDOW > 0 ? PER_WINDOW : 1))
+fi
 QEND=$(((${DS[end_ms]} / 1000) / 60 * 60))
 QSTART=$((QEND - 86400))
 
@@ -309,8 +332,10 @@ run_target() {
         echo "load_cpu_s=$(python3 -c "print(round(($c1 - $c0) / $HZ, 2))")"
         echo "load_hwm_kb=$(status_kb "$PID" VmHWM)"
         echo "load_rss_kb=$(status_kb "$PID" VmRSS)"
-        echo "hot_host1_series=$(series_of_host1 "$BASE")"
     } >>"$RES"
+    # VictoriaMetrics makes new series searchable about a second after ingestion: flush first
+    [[ $name == victoria-metrics ]] && { curl -fsS --max-time 600 "$BASE/internal/force_flush" >/dev/null || true; }
+    echo "hot_host1_series=$(series_of_host1 "$BASE")" >>"$RES"
     note "$name: queries right after the load"
     query_set "$BASE" hot
 
@@ -376,7 +401,7 @@ run_target() {
 for t in "${TLIST[@]}"; do run_target "$t"; done
 
 # promtool backfill: the same samples of the first OM_HOSTS hosts, as compact 2 h blocks
-if [[ " ${TLIST[*]} " == *" prometheus "* ]]; then
+if [[ " ${TLIST[*]} " == *" prometheus "* && -s $TMP/dataset.om ]]; then
     note "promtool: create-blocks-from openmetrics (${DS[om_samples]} samples of $OM_HOSTS hosts)"
     mkdir -p "$TMP/promtool-blocks"
     t0=$EPOCHREALTIME
@@ -418,8 +443,10 @@ rows = []   # (label, {target: (value, text)}, lower_is_better)
 def add(label, fn, lower=True):
     vals = {}
     for t in targets:
-        v = fn(t, R[t])
-        vals[t] = v
+        try:
+            vals[t] = fn(t, R[t])
+        except (TypeError, ZeroDivisionError):   # a figure a target did not produce
+            vals[t] = None
     rows.append((label, vals, lower))
 
 def load_ok(d):
@@ -494,7 +521,7 @@ if "prometheus" in targets:
     p = R["prometheus"]
     P(f"prometheus: 'compacted' = an admin snapshot right after the load (head written as a block); "
       f"'stop' = the data dir after a clean stop (blocks + WAL + head chunks); promtool backfill of "
-      f"{int(f(p, 'backfill_samples', 0)):,} samples ({ds['om_hosts']} hosts) into {p.get('backfill_blocks', '?')} "
+      f"{int(f(p, 'backfill_samples', 0)):,} samples ({ds.get('om_hosts', 0)} hosts) into {p.get('backfill_blocks', '?')} "
       f"blocks took {p.get('backfill_s', '?')} s")
 if "victoria-metrics" in targets:
     P("victoria-metrics: /internal/force_flush + /internal/force_merge, merges awaited, then SIGINT; "
@@ -569,3 +596,5 @@ PY
 for t in "${TLIST[@]}"; do
     [[ -s $TMP/$t.du ]] && { echo "$t data dir after the flush and stop:"; cat "$TMP/$t.du"; }
 done
+exit 0
+}

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         int running;
         curl_multi_perform(m, &running);
         CURLMsg *msg;
-        int q;
+        int q, freed = 0;
         while ((msg = curl_multi_info_read(m, &q))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
@@ -238,8 +238,10 @@ int main(int argc, char **argv)
             curl_multi_remove_handle(m, s->h);
             s->busy = 0;
             done++;
+            freed = 1;
         }
-        if (done < nrec)
+        /* a freed connection gets its next request at once; wait only when all are busy */
+        if (done < nrec && !freed)
             curl_multi_poll(m, NULL, 0, 100, NULL);
         if (progress) {
             double t = now_s();

@@ -83,6 +83,12 @@ static void handle_metrics(http_request *req, http_response *res, void *vctx)
            st.compaction_seconds);
     metric(b, "dashdot_tsdb_retention_removed_blocks_total", "counter",
            "Blocks removed by retention.", (double)st.retention_drops);
+    metric(b, "dashdot_tsdb_frame_cache_hits_total", "counter",
+           "Block frames served from the decompressed-frame cache.", (double)st.cache_hits);
+    metric(b, "dashdot_tsdb_frame_cache_misses_total", "counter",
+           "Block frames decompressed by queries.", (double)st.cache_misses);
+    metric(b, "dashdot_tsdb_frame_cache_bytes", "gauge", "Bytes in the frame cache.",
+           (double)st.cache_bytes);
     double blocks[TSDB_TIERS], bytes[TSDB_TIERS], samples[TSDB_TIERS], bps[TSDB_TIERS];
     for (int t = 0; t < TSDB_TIERS; t++) {
         blocks[t] = (double)st.tier[t].blocks;

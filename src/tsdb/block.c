@@ -3,9 +3,11 @@
  * Layout (all integers little-endian; "varint" is LEB128, "zz" a zigzag varint):
  *
  *   header   16 bytes   "DDBLOCK\0", u8 version (1), u8 tier, u8 ncols, 5 zero bytes
- *   frames   zstd frames, back to back. Each decompresses to the concatenated chunks of
- *            consecutive series (in label order), about BLOCK_FRAME_BYTES each; every frame
- *            carries zstd's content checksum.
+ *   frames   zstd frames, back to back, in groups of ncols: frame g*ncols + c decompresses to
+ *            the concatenated column-c chunks of consecutive series (in label order), about
+ *            BLOCK_FRAME_BYTES; every frame carries zstd's content checksum. (A column whose
+ *            chunk is byte-identical to an earlier column of the same series points at that
+ *            column's bytes.)
  *   index    one zstd frame (content checksum on) holding, per series in label order:
  *              varint nlabels, then per label varint len + name bytes, varint len + value
  *              bytes; zz (series mint - block mint); varint (series maxt - series mint);
@@ -31,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,9 @@
 #define FOOTER_LEN 68
 #define MAX_INDEX_RAW (1u << 31)
 #define MAX_FRAME_RAW (64u << 20)
+_Static_assert(BLOCK_FRAME_BYTES <= MAX_FRAME_RAW, "frame size");
+
+static uint64_t next_block_id = 1; /* ids of opened blocks (cache keys) */
 
 static const char block_magic[8] = {'D', 'D', 'B', 'L', 'O', 'C', 'K', 0};
 static const char block_end[8] = {'D', 'D', 'B', 'L', 'K', 'E', 'N', 'D'};
@@ -58,7 +64,7 @@ struct block_writer {
     int tier, ncols, level;
     int64_t mint, maxt;
     uint64_t off;      /* file offset of the next frame */
-    buf frame;         /* raw bytes of the frame being filled */
+    buf frame[BLOCK_MAX_COLS]; /* raw bytes of each column's frame being filled */
     buf index;         /* raw index */
     buf ftable;        /* frame table */
     uint32_t nframes;
@@ -101,11 +107,10 @@ static size_t compress_into(block_writer *w, const void *src, size_t len)
     return ZSTD_isError(r) ? 0 : r;
 }
 
-static int flush_frame(block_writer *w)
+/* Compresses and writes one frame (possibly empty) and adds it to the frame table. */
+static int write_frame(block_writer *w, buf *f)
 {
-    if (!w->frame.len)
-        return 0;
-    size_t clen = compress_into(w, w->frame.data, w->frame.len);
+    size_t clen = compress_into(w, f->data ? f->data : "", f->len);
     if (!clen)
         return -ENOMEM;
     int rc = write_all(w->fd, w->cbuf, clen);
@@ -113,14 +118,30 @@ static int flush_frame(block_writer *w)
         return rc;
     unsigned char e[16];
     varint_le64(e, w->off);
-    uint32_t cl = (uint32_t)clen, rl = (uint32_t)w->frame.len;
+    uint32_t cl = (uint32_t)clen, rl = (uint32_t)f->len;
     memcpy(e + 8, &cl, 4);
     memcpy(e + 12, &rl, 4);
     if (buf_append(&w->ftable, e, sizeof e))
         return w->ftable.err;
     w->off += clen;
     w->nframes++;
-    buf_reset(&w->frame);
+    buf_reset(f);
+    return 0;
+}
+
+/* Writes the frames of every column, in column order, so that the frame a column is filling
+ * always has the number nframes + column: each column lives in frames of its own, and a reader
+ * of one aggregate (say `last`) decompresses only that column's bytes. */
+static int flush_frames(block_writer *w)
+{
+    int any = 0;
+    for (int c = 0; c < w->ncols; c++)
+        any |= w->frame[c].len > 0;
+    for (int c = 0; any && c < w->ncols; c++) {
+        int rc = write_frame(w, &w->frame[c]);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -138,7 +159,8 @@ int block_writer_open(block_writer **out, const char *dir, int tier, int ncols, 
     w->mint = mint;
     w->maxt = maxt;
     w->level = zstd_level;
-    buf_init(&w->frame, 0);
+    for (int c = 0; c < BLOCK_MAX_COLS; c++)
+        buf_init(&w->frame[c], 0);
     buf_init(&w->index, MAX_INDEX_RAW);
     buf_init(&w->ftable, 0);
     int rc = 0;
@@ -207,18 +229,19 @@ int block_writer_add(block_writer *w, const labels *ls, const uint8_t *const *co
             pos[c][1] = pos[same][1];
             continue;
         }
-        if (w->frame.len && w->frame.len + lens[c] > BLOCK_FRAME_BYTES) {
-            int rc = flush_frame(w);
+        buf *f = &w->frame[c];
+        if (f->len && f->len + lens[c] > BLOCK_FRAME_BYTES) {
+            int rc = flush_frames(w);
             if (rc)
                 return rc;
         }
-        varint_put(ix, w->nframes);
-        varint_put(ix, w->frame.len);
+        varint_put(ix, w->nframes + (uint32_t)c);
+        varint_put(ix, f->len);
         varint_put(ix, lens[c]);
-        pos[c][0] = w->nframes;
-        pos[c][1] = w->frame.len;
-        if (lens[c] && buf_append(&w->frame, cols[c], lens[c]))
-            return w->frame.err;
+        pos[c][0] = w->nframes + (uint32_t)c;
+        pos[c][1] = f->len;
+        if (lens[c] && buf_append(f, cols[c], lens[c]))
+            return f->err;
         if (c == 0 && lens[c]) {
             chunk_it it;
             if (!chunk_it_init(&it, cols[c], lens[c]))
@@ -237,7 +260,7 @@ int block_writer_add(block_writer *w, const labels *ls, const uint8_t *const *co
 
 int block_writer_finish(block_writer *w, char *path, size_t plen)
 {
-    int rc = flush_frame(w);
+    int rc = flush_frames(w);
     unsigned char f[FOOTER_LEN];
     uint64_t index_off = w->off, ftab_off;
     size_t clen = 0;
@@ -296,7 +319,8 @@ void block_writer_abort(block_writer *w)
         close(w->fd);
     if (w->tmp[0] && w->fd >= 0)
         unlink(w->tmp);
-    buf_free(&w->frame);
+    for (int c = 0; c < BLOCK_MAX_COLS; c++)
+        buf_free(&w->frame[c]);
     buf_free(&w->index);
     buf_free(&w->ftable);
     mem_free(w->last.v);
@@ -534,6 +558,7 @@ int block_open(block **out, const char *path, block_series_fn fn, void *ctx, cha
     }
     if ((rc = block_parse(b, b->map, b->size, fn, ctx, err, errlen)))
         goto fail;
+    b->id = __atomic_fetch_add(&next_block_id, 1, __ATOMIC_RELAXED);
     *out = b;
     return 0;
 fail:
@@ -552,6 +577,188 @@ void block_close(block *b)
         munmap((void *)b->map, b->size);
     mem_free(b->path);
     mem_free(b);
+}
+
+/* ---- frame cache ----------------------------------------------------------------------------
+ * A hash table of (block id, frame) -> decompressed bytes with an LRU list, under one mutex.
+ * Readers copy a hit into their cursor, so an entry can be evicted while they use the copy. */
+
+typedef struct cframe {
+    uint64_t id;
+    uint32_t frame;
+    size_t len;
+    struct cframe *hnext;            /* hash chain */
+    struct cframe *prev, *next;      /* LRU: head = most recent */
+    unsigned char data[];
+} cframe;
+
+struct block_cache {
+    pthread_mutex_t mu;
+    cframe **tab;
+    size_t ntab;
+    cframe *head, *tail;
+    size_t bytes, max;
+    uint64_t hits, misses;
+};
+
+block_cache *block_cache_new(size_t max_bytes)
+{
+    if (!max_bytes)
+        return NULL;
+    block_cache *c = mem_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->ntab = 4096;
+    c->tab = mem_calloc(c->ntab, sizeof *c->tab);
+    if (!c->tab) {
+        mem_free(c);
+        return NULL;
+    }
+    c->max = max_bytes;
+    pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static size_t cslot(const block_cache *c, uint64_t id, uint32_t frame)
+{
+    uint64_t h = (id * 0x9E3779B97F4A7C15ULL) ^ (frame * 0xC2B2AE3D27D4EB4FULL);
+    return (size_t)(h >> 17) & (c->ntab - 1);
+}
+
+static void lru_unlink(block_cache *c, cframe *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        c->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        c->tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void lru_push(block_cache *c, cframe *f)
+{
+    f->prev = NULL;
+    f->next = c->head;
+    if (c->head)
+        c->head->prev = f;
+    c->head = f;
+    if (!c->tail)
+        c->tail = f;
+}
+
+static void cache_remove(block_cache *c, cframe *f)
+{
+    cframe **pp = &c->tab[cslot(c, f->id, f->frame)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    lru_unlink(c, f);
+    c->bytes -= f->len;
+    mem_free(f);
+}
+
+void block_cache_free(block_cache *c)
+{
+    if (!c)
+        return;
+    while (c->head)
+        cache_remove(c, c->head);
+    mem_free(c->tab);
+    pthread_mutex_destroy(&c->mu);
+    mem_free(c);
+}
+
+void block_cache_drop(block_cache *c, uint64_t id)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    for (cframe *f = c->head, *n; f; f = n) {
+        n = f->next;
+        if (f->id == id)
+            cache_remove(c, f);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void block_cache_stats(block_cache *c, uint64_t *hits, uint64_t *misses, size_t *bytes)
+{
+    *hits = *misses = 0;
+    *bytes = 0;
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    *hits = c->hits;
+    *misses = c->misses;
+    *bytes = c->bytes;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Copies a cached frame into dst (capacity cap, grown as needed). Returns 1 on a hit. */
+static int cache_get(block_cache *c, uint64_t id, uint32_t frame, unsigned char **dst,
+                     size_t *cap, size_t *len)
+{
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    cframe *f = c->tab[cslot(c, id, frame)];
+    while (f && (f->id != id || f->frame != frame))
+        f = f->hnext;
+    if (f && f->len > *cap) {
+        unsigned char *nd = mem_realloc(*dst, f->len);
+        if (nd) {
+            *dst = nd;
+            *cap = f->len;
+        }
+    }
+    if (f && f->len <= *cap && (f->len == 0 || *dst)) {
+        if (f->len)
+            memcpy(*dst, f->data, f->len);
+        *len = f->len;
+        lru_unlink(c, f);
+        lru_push(c, f);
+        hit = 1;
+    }
+    if (hit)
+        c->hits++;
+    else
+        c->misses++;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void cache_put(block_cache *c, uint64_t id, uint32_t frame, const unsigned char *data,
+                      size_t len)
+{
+    if (len > c->max / 8)
+        return;
+    cframe *f = mem_alloc(sizeof *f + len);
+    if (!f)
+        return;
+    f->id = id;
+    f->frame = frame;
+    f->len = len;
+    memcpy(f->data, data, len);
+    pthread_mutex_lock(&c->mu);
+    cframe *o = c->tab[cslot(c, id, frame)];
+    while (o && (o->id != id || o->frame != frame))
+        o = o->hnext;
+    if (o) { /* another reader put it meanwhile */
+        pthread_mutex_unlock(&c->mu);
+        mem_free(f);
+        return;
+    }
+    size_t s = cslot(c, id, frame);
+    f->hnext = c->tab[s];
+    c->tab[s] = f;
+    lru_push(c, f);
+    c->bytes += len;
+    while (c->bytes > c->max && c->tail)
+        cache_remove(c, c->tail);
+    pthread_mutex_unlock(&c->mu);
 }
 
 const block_entry *block_find(const block *b, uint32_t gid)
@@ -576,6 +783,11 @@ int block_chunk(block_cursor *c, const block *b, const block_entry *e, int col,
         *len = 0;
         return 0;
     }
+    if ((c->b != b || c->frame != r->frame || !c->data) && c->cache &&
+        cache_get(c->cache, b->id, r->frame, &c->data, &c->cap, &c->len)) {
+        c->b = b;
+        c->frame = r->frame;
+    }
     if (c->b != b || c->frame != r->frame || !c->data) {
         const block_frame *f = &b->frames[r->frame];
         if (f->rlen > c->cap) {
@@ -595,6 +807,8 @@ int block_chunk(block_cursor *c, const block *b, const block_entry *e, int col,
         c->b = b;
         c->frame = r->frame;
         c->len = got;
+        if (c->cache)
+            cache_put(c->cache, b->id, r->frame, c->data, got);
     }
     *data = c->data + r->off;
     *len = r->len;

@@ -14,7 +14,9 @@
 #include <stdint.h>
 
 #define BLOCK_MAX_COLS 5
-#define BLOCK_FRAME_BYTES (256 * 1024) /* raw bytes per zstd frame (a frame may hold more) */
+/* Raw bytes per zstd frame (one chunk may make it longer). Smaller frames cost a little size
+ * and make reading one series out of a block cheaper (a reader decompresses whole frames). */
+#define BLOCK_FRAME_BYTES (64 * 1024)
 
 typedef struct block_writer block_writer;
 
@@ -65,6 +67,7 @@ typedef struct block {
     block_ref *refs;
     block_frame *frames;
     size_t nframes;
+    uint64_t id;        /* unique per opened block in this process (cache key) */
 } block;
 
 /* Called once per series while a block is parsed: returns the caller's id for the labels
@@ -88,13 +91,25 @@ void block_close(block *b);
 /* The entry of gid, or NULL when the series has no data in this block. */
 const block_entry *block_find(const block *b, uint32_t gid);
 
-/* A reader's decompression state: the last frame it decompressed. Zero-initialise; free with
- * block_cursor_free. */
+/* A cache of decompressed frames shared by all readers (queries repeat: dashboards refresh,
+ * the same series are read again). Least recently used frames go first. Thread-safe. */
+typedef struct block_cache block_cache;
+/* Makes a cache of at most max_bytes of frames (0: no cache; returns NULL then). */
+block_cache *block_cache_new(size_t max_bytes);
+void block_cache_free(block_cache *c);
+/* Forgets the frames of block id (called when a block is closed). */
+void block_cache_drop(block_cache *c, uint64_t id);
+/* Hits and misses since start, for /metrics. */
+void block_cache_stats(block_cache *c, uint64_t *hits, uint64_t *misses, size_t *bytes);
+
+/* A reader's decompression state: the last frame it decompressed. Zero-initialise (set cache
+ * to share decompressed frames); free with block_cursor_free. */
 typedef struct block_cursor {
     const block *b;
     uint32_t frame;
     unsigned char *data;
     size_t cap, len;
+    block_cache *cache;
 } block_cursor;
 /* The bytes of column col of entry e (valid until the cursor moves to another frame). Returns
  * 0, -EINVAL (damaged frame: checksum) or -ENOMEM. */

@@ -154,6 +154,7 @@ struct tsdb {
     pthread_cond_t tcond;
     int64_t last_retention;
     int64_t cut_failed_at; /* wall ms of the last failed cut; 0: none */
+    block_cache *cache;    /* decompressed frames shared by selects */
 };
 
 struct tsdb_appender {
@@ -668,11 +669,11 @@ static int aggregate(const sample *s, size_t n, int64_t res, svec cols[AGG_COLS]
 
 static void bhandle_unref(tsdb *db, bhandle *h)
 {
-    (void)db;
     if (!h)
         return;
     if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    block_cache_drop(db->cache, h->b->id);
     if (h->doomed && h->b->path && unlink(h->b->path))
         log_warn("tsdb: cannot remove %s: %s", h->b->path, strerror(errno));
     block_close(h->b);
@@ -1036,6 +1037,8 @@ int tsdb_open(tsdb **out, const tsdb_options *opt)
         db->opt.wal_fsync_ms = 1000;
     pthread_mutex_init(&db->wmu, NULL);
     pthread_rwlock_init(&db->lock, NULL);
+    if (opt && opt->dir)
+        db->cache = block_cache_new(db->opt.cache_bytes ? db->opt.cache_bytes : 64u << 20);
     pthread_mutex_init(&db->tmu, NULL);
     pthread_cond_init(&db->tcond, NULL);
     hmap_init(&db->names);
@@ -1138,6 +1141,7 @@ void tsdb_close(tsdb *db)
         mem_free(db->blocks[t].v);
     }
     buf_free(&db->rec);
+    block_cache_free(db->cache);
     mem_free(db->dir);
     mem_free(db->blockdir);
     mem_free(db->waldir);
@@ -1634,6 +1638,8 @@ unlock:
         rc = -ENOMEM;
         goto out;
     }
+    for (size_t b = 0; b < nbl; b++)
+        cur[b].cache = db->cache;
     for (size_t i = 0; i < nsnaps; i++) {
         snap *sn = &snaps[i];
         raw.n = 0;
@@ -2369,6 +2375,9 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *st)
         }
     }
     pthread_rwlock_unlock(&db->lock);
+    size_t cb;
+    block_cache_stats(db->cache, &st->cache_hits, &st->cache_misses, &cb);
+    st->cache_bytes = cb;
     pthread_mutex_lock(&db->wmu);
     if (db->w) {
         st->wal_bytes = wal_size(db->w);

@@ -37,6 +37,7 @@ typedef struct tsdb_options {
     int64_t wal_fsync_ms;     /* WAL fdatasync period (0: 1000 ms; < 0: after every write) */
     int background;           /* 1: run cut/compaction/retention on a thread of the store;
                                  0: only when tsdb_maintain is called (tests) */
+    size_t cache_bytes;       /* decompressed block frames kept for reads (0: 64 MiB) */
 } tsdb_options;
 
 /* Opens a store. Returns 0 and *out, or -errno / -ENOMEM. Close with tsdb_close. */
@@ -167,6 +168,7 @@ typedef struct tsdb_stats {
     uint64_t cuts, compactions, retention_drops;
     double cut_seconds, compaction_seconds; /* totals */
     int64_t head_min_valid;    /* samples below this are too old */
+    uint64_t cache_hits, cache_misses, cache_bytes; /* block frame cache */
     int64_t min_time, max_time;
     tsdb_tier_stats tier[TSDB_TIERS];
 } tsdb_stats;

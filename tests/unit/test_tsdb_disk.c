@@ -170,6 +170,14 @@ static void cut_into_blocks_and_read_across(void **state)
     assert_int_equal(st.head_min_valid, A + 6 * H + 1);
     check_raw(c->db, T0, T0 + 7 * H, 10000);
     check_raw(c->db, T0 + H, T0 + 5 * H, 10000); /* straddles block and head */
+    /* The second read of the same frames comes from the frame cache, with the same answers. */
+    tsdb_get_stats(c->db, &st);
+    uint64_t misses = st.cache_misses;
+    assert_true(misses > 0);
+    check_raw(c->db, T0, T0 + 7 * H, 10000);
+    tsdb_get_stats(c->db, &st);
+    assert_true(st.cache_hits > 0);
+    assert_int_equal(st.cache_misses, misses);
     char bd[128];
     snprintf(bd, sizeof bd, "%s/blocks", c->dir);
     assert_int_equal(count_files(bd, ".ddb"), 9);
