@@ -335,7 +335,8 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
             break;
         if (sig == SIGCHLD && on_ready)
             on_ready(ctx, NULL, NULL); /* demo: a child ended */
-        tsdb_maintain(db, timeutil_now_ms());
+        if (!tsdb_has_background(db)) /* else the store's thread does it */
+            tsdb_maintain(db, timeutil_now_ms());
     }
     rc = 0;
 out:

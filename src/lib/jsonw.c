@@ -181,6 +181,19 @@ static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* Writes the nd decimal digits of u into digits without trailing zeros, NUL-terminated
+ * (digits holds at least nd + 1 bytes). */
+static void put_digits(uint64_t u, int nd, char *digits)
+{
+    for (int i = nd - 1; i >= 0; i--) {
+        digits[i] = (char)('0' + u % 10);
+        u /= 10;
+    }
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+}
+
 /* The fast path of shortest_digits, for normal v in [1e-7, 1e21): scale v to a 15-digit
  * integer D and check that D reads back as v. D and 10^k are exact doubles, so one IEEE division
  * (or multiplication) rounds D * 10^-k correctly, exactly as strtod would. At most one 15-digit
@@ -212,16 +225,7 @@ static int shortest_fast(double v, char *digits, size_t cap, int *exp10)
         if (back != v)
             return -1;
         uint64_t u = (uint64_t)d;
-        char tmp[16];
-        for (int i = 14; i >= 0; i--) {
-            tmp[i] = (char)('0' + u % 10);
-            u /= 10;
-        }
-        int n = 15;
-        while (n > 1 && tmp[n - 1] == '0')
-            n--;
-        memcpy(digits, tmp, (size_t)n);
-        digits[n] = 0;
+        put_digits(u, 15, digits);
         *exp10 = e;
         return 0;
     }
@@ -280,16 +284,7 @@ static int shortest_ext(double v, char *digits, size_t cap, int *exp10)
             if (d != v)
                 break; /* nd digits are not enough */
             uint64_t u = (uint64_t)D;
-            char tmp[20];
-            for (int i = nd - 1; i >= 0; i--) {
-                tmp[i] = (char)('0' + u % 10);
-                u /= 10;
-            }
-            int n = nd;
-            while (n > 1 && tmp[n - 1] == '0')
-                n--;
-            memcpy(digits, tmp, (size_t)n);
-            digits[n] = 0;
+            put_digits(u, nd, digits);
             *exp10 = e;
             return 0;
         }

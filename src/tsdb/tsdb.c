@@ -2280,6 +2280,11 @@ void tsdb_maintain(tsdb *db, int64_t now_ms)
     pthread_mutex_unlock(&db->wmu);
 }
 
+int tsdb_has_background(const tsdb *db)
+{
+    return db->thread_on;
+}
+
 int tsdb_flush(tsdb *db)
 {
     if (!db->w)

@@ -178,6 +178,10 @@ void tsdb_get_stats(tsdb *db, tsdb_stats *st);
  * the store's thread does this by itself; the server also calls it periodically. */
 void tsdb_maintain(tsdb *db, int64_t now_ms);
 
+/* 1 when the store's own thread runs tsdb_maintain (background requested and started), so
+ * the caller need not. */
+int tsdb_has_background(const tsdb *db);
+
 /* Writes everything in the head to blocks now (the head then accepts only newer samples).
  * Returns 0 or -errno. Memory-only stores: no-op. */
 int tsdb_flush(tsdb *db);
