@@ -3,6 +3,8 @@
 #include "server.h"
 
 #include "api/api.h"
+#include "catalog/access.h"
+#include "catalog/store.h"
 #include "http/server.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -257,6 +259,8 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
 {
     auth_tokens tokens;
     tsdb *db = NULL;
+    cat_store *cat = NULL;
+    char admin_pw[64] = "";
     http_server *srv = NULL;
     api_ctx api = {0};
     char err[512];
@@ -280,13 +284,29 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         log_error("%s", err);
         return rc;
     }
+    char catpath[4200];
+    snprintf(catpath, sizeof catpath, "%s/catalog.db", o->data);
+    if ((rc = cat_store_open(&cat, catpath, err, sizeof err))) {
+        log_error("%s", err);
+        return rc;
+    }
+    if ((rc = cat_access_first_admin(cat, admin_pw, sizeof admin_pw)) < 0) {
+        cat_store_close(cat);
+        return rc;
+    }
     tsdb_options topt = o->store;
     topt.dir = o->data;
     if ((rc = tsdb_open(&db, &topt))) {
         log_error("cannot open the store in %s: %s", o->data, strerror(-rc));
+        cat_store_close(cat);
         return rc;
     }
-    http_config hc = {.listen = o->listen, .threads = o->threads, .tokens = &tokens};
+    api.cat = cat;
+    http_config hc = {.listen = o->listen,
+                      .threads = o->threads,
+                      .tokens = &tokens,
+                      .auth = api_authenticate,
+                      .auth_ctx = &api};
     if ((rc = http_server_new(&srv, &hc, err, sizeof err))) {
         log_error("%s", err);
         goto out;
@@ -320,6 +340,12 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
     } else {
         printf("tokens: %s/admin.token and %s/agent.token\n", o->data, o->data);
     }
+    if (admin_pw[0])
+        printf("first run: created the user admin (shown once; change it under Settings or with "
+               "`dashdot admin passwd admin`)\n"
+               "  admin password: %s\n",
+               admin_pw);
+    memset(admin_pw, 0, sizeof admin_pw);
     fflush(stdout);
     if (on_ready)
         on_ready(ctx, url, &tokens);
@@ -345,5 +371,6 @@ out:
     http_server_free(srv);
     api_free(&api);
     tsdb_close(db);
+    cat_store_close(cat);
     return rc;
 }

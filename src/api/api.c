@@ -134,6 +134,9 @@ int api_register(http_server *s, api_ctx *ctx)
     api_query_register(s, ctx);
     api_meta_register(s, ctx);
     api_metrics_register(s, ctx);
+    if (ctx->cat && ((rc = api_catalog_register(s, ctx)) || (rc = api_auth_register(s, ctx)) ||
+                     (rc = api_agent_register(s, ctx))))
+        return rc;
     api_static_register(s, ctx);
     return 0;
 }

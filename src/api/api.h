@@ -4,6 +4,7 @@
 #define DD_API_H
 
 #include "../http/server.h"
+#include "../catalog/store.h"
 #include "../tsdb/tsdb.h"
 
 #include <stdint.h>
@@ -12,6 +13,7 @@ typedef struct api_live api_live;
 
 typedef struct api_ctx {
     tsdb *db;
+    cat_store *cat;           /* the catalog (models, people, access) */
     api_live *live;           /* set by api_register */
     int64_t start_ms;         /* server start time, for buildinfo and /metrics */
     size_t max_write_body;    /* compressed remote-write body limit */
@@ -26,6 +28,8 @@ typedef struct api_ctx {
 /* Registers every route and makes ctx->live. Returns 0 or -ENOMEM. ctx must outlive the
  * server. */
 int api_register(http_server *s, api_ctx *ctx);
+/* The HTTP server's authenticator (http_auth_fn) over the catalog: ctx is the api_ctx. */
+int api_authenticate(void *ctx, const char *token, const char *session, http_principal *out);
 /* Ends every live stream; call before stopping the HTTP server. */
 void api_shutdown(api_ctx *ctx);
 /* Frees what api_register made; call after the HTTP server is stopped. */

@@ -5,6 +5,8 @@
 #include "../lib/jsonw.h"
 #include "api.h"
 
+#include <jansson.h>
+
 /* Writes a Prometheus error body {"status":"error","errorType":type,"error":msg}. */
 void api_error(http_response *res, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -27,7 +29,21 @@ void api_selectors_free(api_selectors *s);
 /* Writes a label set as a JSON object. */
 void api_write_labels(jsonw *w, const labels *ls);
 
+/* Catalog answers built with jansson: {"status":"success","data":data} plus the members of
+ * extra (may be NULL), with the given status. Steals data and extra. */
+void api_json_ok(http_response *res, int status, json_t *data, json_t *extra);
+/* The error answer for a catalog result code (403/404/409/422/400/429/500), with the
+ * per-field errors of r when present. */
+void api_cat_error(http_response *res, int rc, const cat_result *r);
+/* Parses the request body as a JSON object; on failure writes a 400 and returns NULL. */
+json_t *api_json_body(http_request *req, http_response *res);
+/* The catalog actor of a request (role, user, audit name). */
+void api_actor(const http_request *req, cat_actor *a);
+
 void api_write_register(http_server *s, api_ctx *ctx);
+int api_catalog_register(http_server *s, api_ctx *ctx);
+int api_auth_register(http_server *s, api_ctx *ctx);
+int api_agent_register(http_server *s, api_ctx *ctx);
 void api_query_register(http_server *s, api_ctx *ctx);
 void api_meta_register(http_server *s, api_ctx *ctx);
 void api_metrics_register(http_server *s, api_ctx *ctx);

@@ -1,2 +1,461 @@
-/* placeholder: being written */
-#include <stddef.h>
+/* inventory: enrollment of agents, inventory history and its diff. */
+#include "inventory.h"
+
+#include "../lib/log.h"
+#include "../lib/mem.h"
+#include "../lib/timeutil.h"
+#include "catalog_int.h"
+#include "valid.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_MAX 1000
+#define DIFF_MAX_CHANGES 10000
+
+/* ---------------------------------------------------------------- diff */
+
+static const char *array_key(const json_t *arr)
+{
+    static const char *keys[] = {"name", "mountpoint"};
+    if (!json_array_size(arr))
+        return NULL;
+    for (size_t k = 0; k < 2; k++) {
+        int all = 1;
+        for (size_t i = 0; i < json_array_size(arr) && all; i++)
+            all = json_is_string(json_object_get(json_array_get(arr, i), keys[k]));
+        if (all)
+            return keys[k];
+    }
+    return NULL;
+}
+
+static json_t *find_by(const json_t *arr, const char *key, const char *val)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *v = json_string_value(json_object_get(e, key));
+        if (v && !strcmp(v, val))
+            return e;
+    }
+    return NULL;
+}
+
+static int add_change(json_t *changes, const char *path, const json_t *a, const json_t *b)
+{
+    if (json_array_size(changes) >= DIFF_MAX_CHANGES)
+        return 0;
+    json_t *c = json_pack("{ss sO sO}", "path", path, "before", a ? (json_t *)a : json_null(),
+                          "after", b ? (json_t *)b : json_null());
+    return c && !json_array_append_new(changes, c) ? 0 : -ENOMEM;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int diff_at(const json_t *a, const json_t *b, char *path, size_t len, size_t cap,
+                   json_t *changes)
+{
+    int rc = 0;
+    if (a && b && json_equal(a, b))
+        return 0;
+    if (json_is_object(a) && json_is_object(b)) {
+        /* Keys in sorted order so the result is stable. */
+        json_t *keys = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)a, k, v)
+        {
+            json_array_append_new(keys, json_string(k));
+        }
+        json_object_foreach((json_t *)b, k, v)
+        {
+            if (!json_object_get(a, k))
+                json_array_append_new(keys, json_string(k));
+        }
+        size_t n = json_array_size(keys);
+        const char **sorted = mem_calloc(n ? n : 1, sizeof *sorted);
+        for (size_t i = 0; sorted && i < n; i++)
+            sorted[i] = json_string_value(json_array_get(keys, i));
+        if (sorted)
+            qsort(sorted, n, sizeof *sorted, strcmp_ptr);
+        for (size_t i = 0; sorted && i < n && !rc; i++) {
+            size_t l = (size_t)snprintf(path + len, cap - len, "%s%s", len ? "." : "", sorted[i]);
+            rc = diff_at(json_object_get(a, sorted[i]), json_object_get(b, sorted[i]), path,
+                         len + l < cap ? len + l : cap - 1, cap, changes);
+            path[len] = '\0';
+        }
+        if (!sorted)
+            rc = -ENOMEM;
+        mem_free(sorted);
+        json_decref(keys);
+        return rc;
+    }
+    if (json_is_array(a) && json_is_array(b)) {
+        const char *key = array_key(a);
+        if (key && key == array_key(b)) {
+            for (size_t i = 0; i < json_array_size(a) && !rc; i++) {
+                const char *id = json_string_value(json_object_get(json_array_get(a, i), key));
+                size_t l = (size_t)snprintf(path + len, cap - len, "[%s]", id);
+                rc = diff_at(json_array_get(a, i), find_by(b, key, id), path,
+                             len + l < cap ? len + l : cap - 1, cap, changes);
+                path[len] = '\0';
+            }
+            for (size_t i = 0; i < json_array_size(b) && !rc; i++) {
+                const char *id = json_string_value(json_object_get(json_array_get(b, i), key));
+                if (find_by(a, key, id))
+                    continue;
+                size_t l = (size_t)snprintf(path + len, cap - len, "[%s]", id);
+                (void)l;
+                rc = add_change(changes, path, NULL, json_array_get(b, i));
+                path[len] = '\0';
+            }
+            return rc;
+        }
+        size_t n = json_array_size(a) > json_array_size(b) ? json_array_size(a)
+                                                            : json_array_size(b);
+        for (size_t i = 0; i < n && !rc; i++) {
+            size_t l = (size_t)snprintf(path + len, cap - len, "[%zu]", i);
+            rc = diff_at(json_array_get(a, i), json_array_get(b, i), path,
+                         len + l < cap ? len + l : cap - 1, cap, changes);
+            path[len] = '\0';
+        }
+        return rc;
+    }
+    return add_change(changes, len ? path : "$", a, b);
+}
+
+int cat_json_diff(const json_t *a, const json_t *b, json_t *changes)
+{
+    char path[1024] = "";
+    return diff_at(a, b, path, 0, sizeof path, changes);
+}
+
+/* ---------------------------------------------------------------- enrollment */
+
+static int find_id(cat_store *s, cat_result *r, const char *sql, const char *v, int64_t *id)
+{
+    sqlite3_stmt *st = NULL;
+    *id = 0;
+    if (!v || !*v)
+        return 0;
+    int rc = cat__prepare(s, r, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int field_err(cat_result *r, const char *field, const char *msg)
+{
+    if (!r->errors && !(r->errors = json_object()))
+        return -ENOMEM;
+    json_object_set_new(r->errors, field, json_string(msg));
+    snprintf(r->msg, sizeof r->msg, "%s: %s", field, msg);
+    return -EINVAL;
+}
+
+static int plain(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+    if (n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+            return 0;
+    return 1;
+}
+
+int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollment *out,
+               cat_result *r)
+{
+    char msg[200];
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(req))
+        return field_err(r, "_", "the body must be a JSON object");
+    const char *host = json_string_value(json_object_get(req, "hostname"));
+    const char *mid = json_string_value(json_object_get(req, "machine_id"));
+    const char *ver = json_string_value(json_object_get(req, "version"));
+    const char *dmi = json_string_value(json_object_get(req, "dmi_uuid"));
+    if (!host || cat_valid_rule(CAT_RULE_HOSTNAME, NULL, host, msg, sizeof msg))
+        return field_err(r, "hostname", host ? msg : "required");
+    if (mid && *mid && !plain(mid, 64, "-"))
+        return field_err(r, "machine_id", "at most 64 letters, digits and dashes");
+    if (dmi && *dmi && !plain(dmi, 64, "-"))
+        return field_err(r, "dmi_uuid", "at most 64 letters, digits and dashes");
+    if (ver && !plain(ver, 64, ".-+_~"))
+        return field_err(r, "version", "at most 64 letters, digits and . - + _ ~");
+    if (mid && !*mid)
+        mid = NULL;
+    if (dmi && !*dmi)
+        dmi = NULL;
+
+    const cat_model *dm = cat_model_find("device"), *am = cat_model_find("agent"),
+                    *tm = cat_model_find("token");
+    int64_t dev = 0, ag = 0, now = timeutil_now_ms();
+    int rc = cat__begin(s, r);
+    if (rc)
+        return rc;
+    /* The agent: same machine, else same host name without a machine id of its own. */
+    if (!(rc = find_id(s, r, "SELECT id FROM agent WHERE machine_id = ?", mid, &ag)) && !ag)
+        rc = find_id(s, r, "SELECT id FROM agent WHERE name = ? AND coalesce(machine_id, '') = ''",
+                     host, &ag);
+    /* The device: by machine id or DMI UUID, then by host name, then by name. */
+    if (!rc && !(rc = find_id(s, r, "SELECT id FROM device WHERE machine_id = ?", mid, &dev)) &&
+        !dev)
+        rc = find_id(s, r, "SELECT id FROM device WHERE machine_id = ?", dmi, &dev);
+    if (!rc && !dev)
+        rc = find_id(s, r, "SELECT id FROM device WHERE hostname = ? ORDER BY id", host, &dev);
+    if (!rc && !dev)
+        rc = find_id(s, r, "SELECT id FROM device WHERE name = ?", host, &dev);
+    if (!rc && !dev) {
+        json_t *d = json_pack("{ss ss ss}", "name", host, "kind", "server", "hostname", host);
+        if (d && (mid || dmi))
+            json_object_set_new(d, "machine_id", json_string(mid ? mid : dmi));
+        rc = d ? cat__insert(s, dm, actor, d, &dev, NULL, 0, r) : -ENOMEM;
+        json_decref(d);
+    }
+    if (!rc && !ag) {
+        /* Agent names are unique; a second machine with the same host name gets a suffix. */
+        char name[160];
+        int64_t taken = 0;
+        snprintf(name, sizeof name, "%s", host);
+        if (!(rc = find_id(s, r, "SELECT id FROM agent WHERE name = ?", name, &taken)) && taken)
+            snprintf(name, sizeof name, "%s-%.8s", host, mid ? mid : dmi ? dmi : "2");
+        json_t *a = json_pack("{ss ss sI}", "name", name, "hostname", host, "device",
+                              (json_int_t)dev);
+        if (a && mid)
+            json_object_set_new(a, "machine_id", json_string(mid));
+        rc = rc ? rc : a ? cat__insert(s, am, actor, a, &ag, NULL, 0, r) : -ENOMEM;
+        json_decref(a);
+    }
+    if (!rc) {
+        char when[48];
+        timeutil_format_rfc3339(now, when, sizeof when);
+        json_t *p = json_pack("{sI ss ss ss}", "device", (json_int_t)dev, "hostname", host,
+                              "enrolled_at", when, "last_seen", when);
+        if (p && ver)
+            json_object_set_new(p, "agent_version", json_string(ver));
+        rc = p ? cat__patch(s, am, actor, ag, p, r) : -ENOMEM;
+        json_decref(p);
+    }
+    /* Earlier tokens of this agent stop working: the agent stores the new one. */
+    if (!rc)
+        rc = cat__exec(s, r, "i", "UPDATE token SET revoked = 1 WHERE agent = ?", ag);
+    if (!rc) {
+        char tname[200];
+        int64_t tid;
+        snprintf(tname, sizeof tname, "agent %s", host);
+        json_t *t = json_pack("{ss ss sI}", "name", tname, "role", "agent", "agent",
+                              (json_int_t)ag);
+        rc = t ? cat__insert(s, tm, actor, t, &tid, out->token, sizeof out->token, r)
+               : -ENOMEM;
+        json_decref(t);
+    }
+    rc = cat__end(s, rc, r);
+    if (!rc) {
+        out->agent = ag;
+        out->device = dev;
+        log_info("enrolled agent %lld (device %lld, host %s)", (long long)ag, (long long)dev,
+                 host);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- inventory */
+
+int cat_inventory_put(cat_store *s, int64_t agent, const json_t *doc, int *stored,
+                      cat_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    char *text = NULL, hash[65];
+    int64_t dev = 0;
+    *stored = 0;
+    if (!json_is_object(doc))
+        return field_err(r, "_", "the inventory must be a JSON object");
+    if (!(text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)))
+        return -ENOMEM;
+    cat__hash_secret(text, hash);
+    int rc = cat__begin(s, r);
+    if (rc) {
+        free(text);
+        return rc;
+    }
+    if (!(rc = cat__prepare(s, r, "SELECT device FROM agent WHERE id = ?", &st))) {
+        sqlite3_bind_int64(st, 1, agent);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            dev = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (!dev) {
+            snprintf(r->msg, sizeof r->msg, "agent %lld has no device: enroll it again",
+                     (long long)agent);
+            rc = -ENOENT;
+        }
+    }
+    int same = 0;
+    if (!rc && !(rc = cat__prepare(s, r,
+                                   "SELECT hash FROM inventory WHERE device = ? "
+                                   "ORDER BY ts DESC, id DESC LIMIT 1",
+                                   &st))) {
+        sqlite3_bind_int64(st, 1, dev);
+        same = sqlite3_step(st) == SQLITE_ROW &&
+               !strcmp((const char *)sqlite3_column_text(st, 0), hash);
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (!rc && !same) {
+        rc = cat__exec(s, r, "iiiss",
+                       "INSERT INTO inventory(device, agent, ts, hash, doc) VALUES (?, ?, ?, ?, ?)",
+                       dev, agent, timeutil_now_ms(), hash, text);
+        *stored = !rc;
+        /* A device created by enrollment learns what it is from its first inventory. */
+        const char *role =
+            json_string_value(json_object_get(json_object_get(doc, "virtualization"), "role"));
+        int inside = json_is_true(json_object_get(json_object_get(doc, "container"), "inside"));
+        const char *kind = inside ? "container" : role && !strcmp(role, "guest") ? "vm" : NULL;
+        if (!rc && kind)
+            rc = cat__exec(s, r, "si",
+                           "UPDATE device SET kind = ? WHERE id = ? AND kind = 'server'", kind,
+                           dev);
+    }
+    rc = cat__end(s, rc, r);
+    free(text);
+    return rc;
+}
+
+static json_t *record_json(sqlite3_stmt *st, int with_doc)
+{
+    char t[48];
+    timeutil_format_rfc3339(sqlite3_column_int64(st, 1), t, sizeof t);
+    json_t *o = json_pack("{sI ss}", "id", (json_int_t)sqlite3_column_int64(st, 0), "ts", t);
+    if (o && with_doc) {
+        json_error_t je;
+        json_t *doc = json_loads((const char *)sqlite3_column_text(st, 2), 0, &je);
+        json_object_set_new(o, "doc", doc ? doc : json_object());
+        json_object_set_new(o, "agent", sqlite3_column_type(st, 3) == SQLITE_NULL
+                                            ? json_null()
+                                            : json_integer(sqlite3_column_int64(st, 3)));
+    }
+    return o;
+}
+
+/* The record in force at time t (the newest with ts <= t), or NULL. */
+static int record_at(cat_store *s, int64_t device, int64_t t, json_t **out, cat_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    int rc = cat__prepare(s, r,
+                          "SELECT id, ts, doc, agent FROM inventory WHERE device = ? AND ts <= ? "
+                          "ORDER BY ts DESC, id DESC LIMIT 1",
+                          &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, device);
+    sqlite3_bind_int64(st, 2, t);
+    if (sqlite3_step(st) == SQLITE_ROW && !(*out = record_json(st, 1)))
+        rc = -ENOMEM;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int device_visible(cat_store *s, const cat_actor *a, int64_t device, cat_result *r)
+{
+    json_t *o = NULL;
+    const cat_model *dm = cat_model_find("device");
+    if (a->role < dm->read) {
+        snprintf(r->msg, sizeof r->msg, "your role may not read devices");
+        return -EACCES;
+    }
+    int rc = cat__load(s, dm, device, &o, r);
+    json_decref(o);
+    return rc ? rc : cat__visible(s, dm, a, device, r);
+}
+
+int cat_inventory_latest(cat_store *s, const cat_actor *a, int64_t device, json_t **out,
+                         cat_result *r)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = device_visible(s, a, device, r);
+    if (!rc && !(rc = record_at(s, device, INT64_MAX, out, r)) && !*out) {
+        snprintf(r->msg, sizeof r->msg, "device %lld has no inventory yet", (long long)device);
+        rc = -ENOENT;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int cat_inventory_history(cat_store *s, const cat_actor *a, int64_t device, json_t **out,
+                          cat_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *arr = NULL;
+    *out = NULL;
+    pthread_mutex_lock(&s->mu);
+    int rc = device_visible(s, a, device, r);
+    if (!rc)
+        rc = cat__prepare(s, r,
+                          "SELECT id, ts FROM inventory WHERE device = ? ORDER BY ts DESC, id "
+                          "DESC LIMIT 1000",
+                          &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, device);
+        arr = json_array();
+        while (arr && sqlite3_step(st) == SQLITE_ROW)
+            if (json_array_append_new(arr, record_json(st, 0)))
+                rc = -ENOMEM;
+        if (!arr)
+            rc = -ENOMEM;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    if (!rc)
+        *out = arr;
+    else
+        json_decref(arr);
+    return rc;
+}
+
+int cat_inventory_diff(cat_store *s, const cat_actor *a, int64_t device, int64_t from,
+                       int64_t to, json_t **out, cat_result *r)
+{
+    json_t *ra = NULL, *rb = NULL, *changes = NULL;
+    *out = NULL;
+    pthread_mutex_lock(&s->mu);
+    int rc = device_visible(s, a, device, r);
+    if (!rc)
+        rc = record_at(s, device, from, &ra, r);
+    if (!rc)
+        rc = record_at(s, device, to, &rb, r);
+    pthread_mutex_unlock(&s->mu);
+    if (!rc && !(changes = json_array()))
+        rc = -ENOMEM;
+    /* A side without a document compares as an empty one: changes per top-level key. */
+    json_t *empty = json_object();
+    if (!rc && !empty)
+        rc = -ENOMEM;
+    if (!rc)
+        rc = cat_json_diff(ra ? json_object_get(ra, "doc") : empty,
+                           rb ? json_object_get(rb, "doc") : empty, changes);
+    json_decref(empty);
+    if (!rc) {
+        json_object_del(ra, "doc");
+        json_object_del(rb, "doc");
+        *out = json_pack("{sO sO sO}", "from", ra ? ra : json_null(), "to", rb ? rb : json_null(),
+                         "changes", changes);
+        if (!*out)
+            rc = -ENOMEM;
+    }
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(changes);
+    return rc;
+}

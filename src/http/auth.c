@@ -118,3 +118,9 @@ http_role auth_role(const auth_tokens *t, const char *token)
     int agent = ct_equal(token, t->agent);
     return admin ? HTTP_ROLE_ADMIN : agent ? HTTP_ROLE_AGENT : HTTP_ROLE_NONE;
 }
+
+const char *http_role_name(http_role r)
+{
+    static const char *names[] = {"none", "enroll", "agent", "viewer", "editor", "admin"};
+    return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "none";
+}

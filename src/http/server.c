@@ -38,6 +38,7 @@ typedef struct conn_state {
     const route *rt;
     buf body;
     int too_big;
+    http_principal who;
 } conn_state;
 
 void http_response_header(http_response *res, const char *name, const char *value)
@@ -47,6 +48,37 @@ void http_response_header(http_response *res, const char *name, const char *valu
         res->headers[res->nheaders][1] = value;
         res->nheaders++;
     }
+}
+
+int http_response_header_copy(http_response *res, const char *name, const char *value)
+{
+    if (res->nheaders >= HTTP_MAX_HEADERS)
+        return -E2BIG;
+    char *v = mem_strdup(value);
+    if (!v)
+        return -ENOMEM;
+    res->owned[res->nheaders] = v;
+    http_response_header(res, name, v);
+    return 0;
+}
+
+void http_request_client(const http_request *req, char *dst, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    dst[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, dst, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, dst, (socklen_t)cap);
+}
+
+const char *http_request_cookie(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
 /* Parses "host:port" / "[v6]:port" / ":port" into a socket address. */
@@ -115,6 +147,8 @@ int http_server_new(http_server **out, const http_config *cfg, char *err, size_t
     }
     if (!s->cfg.max_body)
         s->cfg.max_body = 1 << 20;
+    if (!s->cfg.session_cookie)
+        s->cfg.session_cookie = "dd_session";
     if (!s->cfg.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         s->cfg.threads = n < 2 ? 2 : n > 16 ? 16 : (size_t)n;
@@ -213,30 +247,81 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
     return queue_text(c, status, "application/json", body);
 }
 
-/* Extracts the presented token: bearer header, else basic-auth password. */
-static http_role authenticate(const http_server *s, struct MHD_Connection *c, int *presented)
+/* Resolves a token: the file tokens first, then the authenticator. */
+static void resolve_token(const http_server *s, const char *t, http_principal *who)
 {
+    http_role r = auth_role(s->cfg.tokens, t);
+    if (r != HTTP_ROLE_NONE) {
+        who->role = r;
+        snprintf(who->name, sizeof who->name, "%s.token", r == HTTP_ROLE_ADMIN ? "admin" : "agent");
+        return;
+    }
+    if (s->cfg.auth && *t && s->cfg.auth(s->cfg.auth_ctx, t, NULL, who) != 0)
+        memset(who, 0, sizeof *who);
+}
+
+/* Who sent the request: bearer token, else basic-auth password, else the session cookie.
+ * *presented tells whether any credentials came with it. */
+static void authenticate(const http_server *s, struct MHD_Connection *c, http_principal *who,
+                         int *presented)
+{
+    memset(who, 0, sizeof *who);
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     *presented = h != NULL;
-    if (!h)
-        return HTTP_ROLE_NONE;
-    if (strncasecmp(h, "Bearer ", 7) == 0) {
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
         const char *t = h + 7;
         while (*t == ' ')
             t++;
-        return auth_role(s->cfg.tokens, t);
+        resolve_token(s, t, who);
+        return;
     }
-    if (strncasecmp(h, "Basic ", 6) == 0) {
+    if (h && strncasecmp(h, "Basic ", 6) == 0) {
         char *pass = NULL;
         char *user = MHD_basic_auth_get_username_password(c, &pass);
-        http_role role = auth_role(s->cfg.tokens, pass);
+        if (pass)
+            resolve_token(s, pass, who);
         if (user)
             MHD_free(user);
         if (pass)
             MHD_free(pass);
-        return role;
+        return;
     }
-    return HTTP_ROLE_NONE;
+    if (h)
+        return;
+    const char *sid = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cfg.session_cookie);
+    if (sid && *sid && s->cfg.auth) {
+        *presented = 1;
+        if (s->cfg.auth(s->cfg.auth_ctx, NULL, sid, who) != 0)
+            memset(who, 0, sizeof *who);
+    }
+}
+
+/* Does the principal satisfy the route's requirement? */
+static int role_allows(const http_principal *who, int flags)
+{
+    http_role r = who->role;
+    if ((flags & HTTP_NEED_ADMIN) && r != HTTP_ROLE_ADMIN)
+        return 0;
+    if ((flags & HTTP_NEED_WRITE) &&
+        !(r == HTTP_ROLE_AGENT || r == HTTP_ROLE_EDITOR || r == HTTP_ROLE_ADMIN))
+        return 0;
+    if ((flags & HTTP_NEED_USER) && r < HTTP_ROLE_VIEWER)
+        return 0;
+    if ((flags & HTTP_NEED_ENROLL) &&
+        !(r == HTTP_ROLE_ENROLL || r == HTTP_ROLE_AGENT || r == HTTP_ROLE_ADMIN))
+        return 0;
+    if ((flags & HTTP_NEED_AGENT) && !(r == HTTP_ROLE_AGENT && who->agent_id > 0))
+        return 0;
+    return 1;
+}
+
+static int ct_streq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < lb; i++)
+        d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
+    return d == 0;
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -307,18 +392,18 @@ static enum MHD_Result send_response(struct MHD_Connection *c, http_response *re
     return ret;
 }
 
-static enum MHD_Result run_handler(http_server *s, struct MHD_Connection *c, conn_state *st,
-                                   const char *method, const char *url)
+static enum MHD_Result run_handler(struct MHD_Connection *c, conn_state *st, const char *method,
+                                   const char *url)
 {
     http_request req = {0};
     http_response res = {0};
-    int presented;
     req.method = method;
     req.path = url;
     req.conn = c;
     req.body = st->body.data ? st->body.data : "";
     req.body_len = st->body.len;
-    req.role = authenticate(s, c, &presented);
+    req.who = st->who;
+    req.role = st->who.role;
     http_form_init(&req.params);
     buf_init(&res.body, 0);
     res.status = 200;
@@ -339,6 +424,8 @@ static enum MHD_Result run_handler(http_server *s, struct MHD_Connection *c, con
     st->rt->fn(&req, &res, st->rt->ctx);
     ret = send_response(c, &res);
 out:
+    for (size_t i = 0; i < HTTP_MAX_HEADERS; i++)
+        mem_free(res.owned[i]);
     http_form_free(&req.params);
     buf_free(&res.body);
     return ret;
@@ -360,18 +447,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue_error(c, 405, "bad_data", "method not allowed");
             return queue_error(c, 404, "not_found", "no such endpoint");
         }
-        if (rt->flags & (HTTP_NEED_WRITE | HTTP_NEED_ADMIN)) {
-            int presented;
-            http_role role = authenticate(s, c, &presented);
-            http_role need = (rt->flags & HTTP_NEED_ADMIN) ? HTTP_ROLE_ADMIN : HTTP_ROLE_AGENT;
-            if (role < need) {
-                if (!presented)
-                    return queue_error(c, 401, "unauthorized",
-                                       "this endpoint needs a token (Authorization: Bearer)");
-                if (role == HTTP_ROLE_NONE)
-                    return queue_error(c, 401, "unauthorized", "invalid token");
-                return queue_error(c, 403, "forbidden", "this token may not do that");
-            }
+        http_principal who;
+        int presented;
+        authenticate(s, c, &who, &presented);
+        int need = rt->flags & (HTTP_NEED_WRITE | HTTP_NEED_ADMIN | HTTP_NEED_USER |
+                                HTTP_NEED_ENROLL | HTTP_NEED_AGENT);
+        if (need && !role_allows(&who, need)) {
+            if (!presented)
+                return queue_error(c, 401, "unauthorized",
+                                   "this endpoint needs a token (Authorization: Bearer) or a "
+                                   "login");
+            if (who.role == HTTP_ROLE_NONE)
+                return queue_error(c, 401, "unauthorized",
+                                   "invalid, revoked or expired token, or the session ended");
+            return queue_error(c, 403, "forbidden", "your role may not do that");
+        }
+        /* A browser session writes only with the CSRF token it received at login: another
+         * site can make the browser send the cookie, but cannot read the token. */
+        if (need && who.csrf[0] && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+            const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+            if (!x || !ct_streq(x, who.csrf))
+                return queue_error(c, 403, "forbidden",
+                                   "missing or wrong X-CSRF-Token header for a session write");
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
@@ -391,6 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!st)
             return MHD_NO;
         st->rt = rt;
+        st->who = who;
         buf_init(&st->body, rt->max_body);
         *con_cls = st;
         return MHD_YES;
@@ -406,7 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "request body exceeds the limit of %zu bytes", st->rt->max_body);
         return queue_error(c, 413, "bad_data", msg);
     }
-    return run_handler(s, c, st, method, url);
+    return run_handler(c, st, method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -26,7 +26,8 @@ typedef struct http_request {
     const char *body;            /* NUL-terminated; body_len bytes */
     size_t body_len;
     http_form params;            /* query string, plus a url-encoded POST body */
-    http_role role;
+    http_role role;              /* who.role */
+    http_principal who;
     struct MHD_Connection *conn; /* for headers (http_request_header) and streams */
 } http_request;
 
@@ -52,18 +53,29 @@ typedef struct http_response {
     size_t static_len;
     const char *headers[HTTP_MAX_HEADERS][2];
     size_t nheaders;
+    char *owned[HTTP_MAX_HEADERS]; /* header values copied by http_response_header_copy */
 } http_response;
 
 /* Adds a response header; name and value must outlive the request (static strings). */
 void http_response_header(http_response *res, const char *name, const char *value);
+/* Adds a response header whose value is copied (name must be static). Returns 0 or -ENOMEM
+ * (-E2BIG when the response has HTTP_MAX_HEADERS already). */
+int http_response_header_copy(http_response *res, const char *name, const char *value);
+/* The client's address as text ("127.0.0.1", "::1"), or "" when unknown. */
+void http_request_client(const http_request *req, char *dst, size_t cap);
+/* A cookie sent with the request, or NULL. */
+const char *http_request_cookie(const http_request *req, const char *name);
 
 typedef void (*http_handler)(http_request *req, http_response *res, void *ctx);
 
 enum {
     HTTP_PREFIX = 1 << 0,     /* path is a prefix */
-    HTTP_NEED_WRITE = 1 << 1, /* agent or admin token */
-    HTTP_NEED_ADMIN = 1 << 2, /* admin token */
+    HTTP_NEED_WRITE = 1 << 1, /* write samples: agent, editor or admin */
+    HTTP_NEED_ADMIN = 1 << 2, /* admin */
     HTTP_FORM_BODY = 1 << 3,  /* parse an x-www-form-urlencoded body into params */
+    HTTP_NEED_USER = 1 << 4,  /* viewer, editor or admin (a person or an API token) */
+    HTTP_NEED_ENROLL = 1 << 5, /* enroll, agent or admin */
+    HTTP_NEED_AGENT = 1 << 6, /* an enrolled agent's own token */
 };
 
 typedef struct http_config {
@@ -71,6 +83,9 @@ typedef struct http_config {
     size_t threads;      /* 0: number of CPUs, at least 2 */
     size_t max_body;     /* default body limit (routes may set their own); 0: 1 MiB */
     const auth_tokens *tokens;
+    http_auth_fn auth;   /* optional: catalog tokens and sessions */
+    void *auth_ctx;
+    const char *session_cookie; /* name of the session cookie (default "dd_session") */
 } http_config;
 
 /* Creates a server (not yet listening). Returns 0 or -ENOMEM / -EINVAL (bad listen address,

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -183,4 +184,48 @@ int timeutil_parse_step(const char *s, int64_t *ms)
     if (parse_seconds(s, ms) == 0)
         return 0;
     return timeutil_parse_duration(s, ms);
+}
+
+void timeutil_format_rfc3339(int64_t ms, char *dst, size_t cap)
+{
+    int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int frac = (int)(ms - sec * 1000);
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(dst, cap, "1970-01-01T00:00:00Z");
+        return;
+    }
+    if (frac)
+        snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    else
+        snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void timeutil_format_duration(int64_t ms, char *dst, size_t cap)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    size_t n = 0;
+    if (cap == 0)
+        return;
+    dst[0] = '\0';
+    if (ms == 0) {
+        snprintf(dst, cap, "0s");
+        return;
+    }
+    uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
+    if (ms < 0)
+        n += (size_t)snprintf(dst, cap, "-");
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && v && n < cap; i++) {
+        uint64_t q = v / (uint64_t)units[i].ms;
+        if (!q)
+            continue;
+        v -= q * (uint64_t)units[i].ms;
+        n += (size_t)snprintf(dst + n, cap - n, "%llu%s", (unsigned long long)q, units[i].unit);
+    }
 }

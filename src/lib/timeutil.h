@@ -3,6 +3,7 @@
 #ifndef DD_TIMEUTIL_H
 #define DD_TIMEUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Wall-clock time in ms. */
@@ -19,5 +20,11 @@ int timeutil_parse_time(const char *s, int64_t *ms);
 /* Parses a step or timeout parameter: seconds as a number ("15", "0.5") or a duration ("15s").
  * Returns 0 or -EINVAL. */
 int timeutil_parse_step(const char *s, int64_t *ms);
+/* Writes ms as RFC 3339 UTC with millisecond precision when needed
+ * ("2026-11-23T20:00:00Z", "2026-11-23T20:00:00.500Z") into dst (at least 32 bytes). */
+void timeutil_format_rfc3339(int64_t ms, char *dst, size_t cap);
+/* Writes a duration in the form timeutil_parse_duration reads back, largest units first
+ * ("1h30m", "500ms", "0s") into dst (at least 32 bytes). Negative values get a leading '-'. */
+void timeutil_format_duration(int64_t ms, char *dst, size_t cap);
 
 #endif
