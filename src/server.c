@@ -43,6 +43,9 @@ static void usage(FILE *f, const char *cmd)
             "  --config FILE              ini file with [server] and [storage] sections (keys as\n"
             "                             the options above, without the dashes)\n"
             "  --threads N                HTTP worker threads (default: number of CPUs)\n"
+            "  --auth.anonymous-read WHEN metric reads (query API, live stream, /metrics)\n"
+            "                             without login or token: auto (only when listening\n"
+            "                             on loopback; the default), yes, no\n"
             "  --log-level LEVEL          debug, info, warn, error (default info)\n",
             cmd);
 }
@@ -130,6 +133,20 @@ static int set_option(server_opts *o, const char *cmd, const char *name, const c
         t->wal_fsync_ms = strcmp(val, "0") ? ms : -1;
         return 0;
     }
+    if (!strcmp(name, "auth.anonymous-read")) {
+        if (!strcmp(val, "auto"))
+            o->anonymous_read = -1;
+        else if (!strcmp(val, "yes") || !strcmp(val, "true"))
+            o->anonymous_read = 1;
+        else if (!strcmp(val, "no") || !strcmp(val, "false"))
+            o->anonymous_read = 0;
+        else {
+            fprintf(stderr, "dashdot %s: invalid --auth.anonymous-read \"%s\" (auto, yes or no)\n",
+                    cmd, val);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (!strcmp(name, "threads")) {
         char *end;
         errno = 0;
@@ -195,7 +212,7 @@ int server_parse_args(int argc, char **argv, server_opts *o)
                                   "retention.raw",    "retention.1m",  "retention.1h",
                                   "retention.raw-size", "retention.1m-size",
                                   "retention.1h-size", "wal.fsync",     "threads",
-                                  "log-level",        "config"};
+                                  "log-level",        "config",        "auth.anonymous-read"};
     enum { NOPTS = sizeof names / sizeof names[0] };
     struct option longopts[NOPTS + 2];
     for (int i = 0; i < NOPTS; i++)
@@ -206,6 +223,7 @@ int server_parse_args(int argc, char **argv, server_opts *o)
     o->listen = "127.0.0.1:8080";
     o->data = "data";
     o->store.background = 1;
+    o->anonymous_read = -1;
     /* The config file first, so that the command line wins. */
     for (int i = 1; i < argc; i++) {
         const char *file = NULL;
@@ -255,6 +273,13 @@ int server_parse_args(int argc, char **argv, server_opts *o)
     return 0;
 }
 
+/* Is the listen address a loopback one (127.0.0.0/8, ::1, localhost)? */
+static int listen_is_loopback(const char *listen)
+{
+    return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) ||
+           !strncmp(listen, "localhost:", 10);
+}
+
 int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
 {
     auth_tokens tokens;
@@ -302,7 +327,9 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         return rc;
     }
     api.cat = cat;
+    int anon = o->anonymous_read >= 0 ? o->anonymous_read : listen_is_loopback(o->listen);
     http_config hc = {.listen = o->listen,
+                      .anonymous_read = anon,
                       .threads = o->threads,
                       .tokens = &tokens,
                       .auth = api_authenticate,
@@ -346,6 +373,8 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
                "  admin password: %s\n",
                admin_pw);
     memset(admin_pw, 0, sizeof admin_pw);
+    printf("metric reads: %s\n", anon ? "open without login (--auth.anonymous-read)"
+                                        : "need a login or a token");
     fflush(stdout);
     if (on_ready)
         on_ready(ctx, url, &tokens);

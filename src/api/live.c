@@ -257,7 +257,7 @@ int api_live_register(http_server *srv, api_ctx *ctx)
     hub->thread_started = 1;
     ctx->live = hub;
     tsdb_set_observer(ctx->db, on_commit, hub);
-    return http_route_add(srv, "GET", "/api/v1/live", 0, 0, handle_live, ctx);
+    return http_route_add(srv, "GET", "/api/v1/live", HTTP_NEED_READ, 0, handle_live, ctx);
 }
 
 void api_live_stop(api_live *hub)

@@ -296,12 +296,12 @@ static void handle_ready(http_request *req, http_response *res, void *vctx)
 
 void api_meta_register(http_server *s, api_ctx *ctx)
 {
-    http_route_add(s, NULL, "/api/v1/series", HTTP_FORM_BODY, 1 << 20, handle_series, ctx);
-    http_route_add(s, NULL, "/api/v1/labels", HTTP_FORM_BODY, 1 << 20, handle_labels, ctx);
-    http_route_add(s, "GET", "/api/v1/label/", HTTP_PREFIX, 0, handle_label_values, ctx);
-    http_route_add(s, "GET", "/api/v1/status/buildinfo", 0, 0, handle_buildinfo, ctx);
-    http_route_add(s, "GET", "/api/v1/metadata", 0, 0, handle_metadata, ctx);
-    http_route_add(s, NULL, "/api/v1/query_exemplars", HTTP_FORM_BODY, 1 << 20, handle_exemplars,
+    http_route_add(s, NULL, "/api/v1/series", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_series, ctx);
+    http_route_add(s, NULL, "/api/v1/labels", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_labels, ctx);
+    http_route_add(s, "GET", "/api/v1/label/", HTTP_PREFIX | HTTP_NEED_READ, 0, handle_label_values, ctx);
+    http_route_add(s, "GET", "/api/v1/status/buildinfo", HTTP_NEED_READ, 0, handle_buildinfo, ctx);
+    http_route_add(s, "GET", "/api/v1/metadata", HTTP_NEED_READ, 0, handle_metadata, ctx);
+    http_route_add(s, NULL, "/api/v1/query_exemplars", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_exemplars,
                    ctx);
     http_route_add(s, NULL, "/-/healthy", 0, 0, handle_healthy, ctx);
     http_route_add(s, NULL, "/-/ready", 0, 0, handle_ready, ctx);

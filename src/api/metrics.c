@@ -127,6 +127,6 @@ static void handle_flush(http_request *req, http_response *res, void *vctx)
 
 void api_metrics_register(http_server *s, api_ctx *ctx)
 {
-    http_route_add(s, "GET", "/metrics", 0, 0, handle_metrics, ctx);
+    http_route_add(s, "GET", "/metrics", HTTP_NEED_READ, 0, handle_metrics, ctx);
     http_route_add(s, "POST", "/api/v1/admin/tsdb/flush", HTTP_NEED_ADMIN, 0, handle_flush, ctx);
 }

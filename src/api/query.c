@@ -451,11 +451,11 @@ static void handle_parse_query(http_request *req, http_response *res, void *vctx
 
 void api_query_register(http_server *s, api_ctx *ctx)
 {
-    http_route_add(s, NULL, "/api/v1/query", HTTP_FORM_BODY, 1 << 20, handle_query, ctx);
-    http_route_add(s, NULL, "/api/v1/query_range", HTTP_FORM_BODY, 1 << 20, handle_query_range,
+    http_route_add(s, NULL, "/api/v1/query", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_query, ctx);
+    http_route_add(s, NULL, "/api/v1/query_range", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_query_range,
                    ctx);
-    http_route_add(s, NULL, "/api/v1/format_query", HTTP_FORM_BODY, 1 << 20,
+    http_route_add(s, NULL, "/api/v1/format_query", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20,
                    handle_format_query, ctx);
-    http_route_add(s, NULL, "/api/v1/parse_query", HTTP_FORM_BODY, 1 << 20, handle_parse_query,
+    http_route_add(s, NULL, "/api/v1/parse_query", HTTP_FORM_BODY | HTTP_NEED_READ, 1 << 20, handle_parse_query,
                    ctx);
 }

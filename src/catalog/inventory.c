@@ -97,8 +97,12 @@ static int diff_at(const json_t *a, const json_t *b, char *path, size_t len, siz
         return rc;
     }
     if (json_is_array(a) && json_is_array(b)) {
-        const char *key = array_key(a);
-        if (key && key == array_key(b)) {
+        /* Keyed when both sides are (an empty side takes the other's key). */
+        const char *ka = array_key(a), *kb = array_key(b);
+        const char *key = ka && (kb == ka || !json_array_size(b))   ? ka
+                          : kb && (ka == kb || !json_array_size(a)) ? kb
+                                                                    : NULL;
+        if (key) {
             for (size_t i = 0; i < json_array_size(a) && !rc; i++) {
                 const char *id = json_string_value(json_object_get(json_array_get(a, i), key));
                 size_t l = (size_t)snprintf(path + len, cap - len, "[%s]", id);

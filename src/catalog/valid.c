@@ -631,7 +631,9 @@ int cat_valid_object(const cat_model *m, const json_t *in, const json_t *stored,
                 rc = -EINVAL;
                 continue;
             }
-            if (json_object_set_new(res, f->name, json_null()))
+            if (json_object_set_new(res, f->name,
+                                    f->type == CAT_REFS || f->type == CAT_TAGS ? json_array()
+                                                                              : json_null()))
                 goto oom;
             continue;
         } else if (json_is_null(val) || (is_empty_string(val) && f->type != CAT_BOOL)) {

@@ -305,7 +305,7 @@ static int role_allows(const http_principal *who, int flags)
     if ((flags & HTTP_NEED_WRITE) &&
         !(r == HTTP_ROLE_AGENT || r == HTTP_ROLE_EDITOR || r == HTTP_ROLE_ADMIN))
         return 0;
-    if ((flags & HTTP_NEED_USER) && r < HTTP_ROLE_VIEWER)
+    if ((flags & (HTTP_NEED_USER | HTTP_NEED_READ)) && r < HTTP_ROLE_VIEWER)
         return 0;
     if ((flags & HTTP_NEED_ENROLL) &&
         !(r == HTTP_ROLE_ENROLL || r == HTTP_ROLE_AGENT || r == HTTP_ROLE_ADMIN))
@@ -451,7 +451,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         int presented;
         authenticate(s, c, &who, &presented);
         int need = rt->flags & (HTTP_NEED_WRITE | HTTP_NEED_ADMIN | HTTP_NEED_USER |
-                                HTTP_NEED_ENROLL | HTTP_NEED_AGENT);
+                                HTTP_NEED_ENROLL | HTTP_NEED_AGENT | HTTP_NEED_READ);
+        if (s->cfg.anonymous_read)
+            need &= ~HTTP_NEED_READ;
         if (need && !role_allows(&who, need)) {
             if (!presented)
                 return queue_error(c, 401, "unauthorized",
@@ -464,7 +466,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         /* A browser session writes only with the CSRF token it received at login: another
          * site can make the browser send the cookie, but cannot read the token. */
-        if (need && who.csrf[0] && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        if ((need & ~HTTP_NEED_READ) && who.csrf[0] && strcmp(method, "GET") &&
+            strcmp(method, "HEAD")) {
             const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
             if (!x || !ct_streq(x, who.csrf))
                 return queue_error(c, 403, "forbidden",

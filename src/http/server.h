@@ -76,6 +76,7 @@ enum {
     HTTP_NEED_USER = 1 << 4,  /* viewer, editor or admin (a person or an API token) */
     HTTP_NEED_ENROLL = 1 << 5, /* enroll, agent or admin */
     HTTP_NEED_AGENT = 1 << 6, /* an enrolled agent's own token */
+    HTTP_NEED_READ = 1 << 7,  /* metric reads: viewer or better, unless anonymous reads */
 };
 
 typedef struct http_config {
@@ -86,6 +87,7 @@ typedef struct http_config {
     http_auth_fn auth;   /* optional: catalog tokens and sessions */
     void *auth_ctx;
     const char *session_cookie; /* name of the session cookie (default "dd_session") */
+    int anonymous_read;  /* HTTP_NEED_READ routes are open to anyone */
 } http_config;
 
 /* Creates a server (not yet listening). Returns 0 or -ENOMEM / -EINVAL (bad listen address,

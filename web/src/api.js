@@ -56,6 +56,10 @@ async function getJSON(path, signal) {
   } catch {
     /* not JSON: handled below */
   }
+  if (res.status === 401 && !location.hash.startsWith('#/login')) {
+    // The server wants a login for metric reads (it listens beyond loopback): log in, come back.
+    location.hash = '#/login?next=' + encodeURIComponent(location.hash || '#/');
+  }
   if (!res.ok || !body || body.status !== 'success') {
     const msg = body && body.error ? body.error : `HTTP ${res.status} ${res.statusText}`.trim();
     throw new ApiError(msg, res.status, body && body.errorType);

@@ -1,7 +1,9 @@
-// dashdot web UI: a live dashboard for one host at a time.
+// dashdot web UI: a live dashboard for one host at a time, plus the Settings area (hash routes
+// under #/settings and #/login, loaded on first use from settings.js).
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { labelValues, liveURL, parseValue, queryRange, selector, serverClock } from './api.js';
+import { loadMe, logout, maybeLoggedIn, onSessionChange, session } from './auth.js';
 import { ChartPanel } from './chart.js';
 import { h, setText } from './dom.js';
 import { FilesystemPanel } from './filesystems.js';
@@ -37,26 +39,39 @@ els.banner = h(
   h('button', { class: 'banner-close', type: 'button', title: 'dismiss', onclick: () => clearErrors() }, '×'),
 );
 els.status = h('div', { class: 'status', title: 'live stream' }, els.dot, els.statusText);
+els.hostBox = h('div', { class: 'host' }, els.host, els.meta);
+els.navDash = h('a', { class: 'nav-link', href: '#/' }, 'Dashboard');
+els.navSettings = h('a', { class: 'nav-link', href: '#/settings' }, 'Settings');
+els.navUser = h('span', { class: 'nav-user', hidden: true });
+els.navLogout = h('button', { class: 'nav-logout', type: 'button', hidden: true, onclick: () => doLogout() }, 'Log out');
+els.dashView = h(
+  'div',
+  { class: 'view-dash' },
+  els.banner,
+  els.notice,
+  els.grid,
+  h('footer', { class: 'foot' }, 'last 15 minutes · 1 s resolution · live'),
+);
+els.pageView = h('div', { class: 'view-page', hidden: true });
 
 document.getElementById('app').replaceChildren(
   h(
     'header',
     { class: 'topbar' },
     h(
-      'div',
-      { class: 'brand' },
+      'a',
+      { class: 'brand', href: '#/' },
       h('img', { src: '/favicon.svg', alt: '', width: 18, height: 18 }),
       h('span', null, 'dashdot'),
     ),
-    h('div', { class: 'host' }, els.host, els.meta),
+    els.hostBox,
     h('div', { class: 'spacer' }),
     els.picker,
     els.status,
+    h('nav', { class: 'nav', 'aria-label': 'main' }, els.navDash, els.navSettings, els.navUser, els.navLogout),
   ),
-  els.banner,
-  els.notice,
-  els.grid,
-  h('footer', { class: 'foot' }, 'last 15 minutes · 1 s resolution · live'),
+  els.dashView,
+  els.pageView,
 );
 
 // ---------------------------------------------------------------- errors
@@ -409,6 +424,7 @@ els.picker.addEventListener('change', () => {
   location.hash = p.toString();
 });
 window.addEventListener('hashchange', () => {
+  if (!dashActive) return;
   const want = hashInstance();
   if (want && want !== state.instance && state.instances.includes(want)) switchTo(want);
 });
@@ -448,8 +464,10 @@ async function refreshInstances() {
   let list;
   try {
     list = await labelValues('instance');
+    if (!dashActive) return;
     clearError('instances');
   } catch (e) {
+    if (!dashActive) return;
     showError('instances', `Could not list hosts: ${e.message}`);
     setConn(state.instance ? state.conn : 'disconnected');
     instancesTimer = setTimeout(refreshInstances, 5000);
@@ -482,4 +500,113 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) scheduleFlush();
 });
 
-refreshInstances();
+// ---------------------------------------------------------------- dashboard on/off
+
+// The dashboard streams only while it is shown; Settings pages stop it and it restarts (history
+// re-loaded) when the user comes back.
+let dashActive = false;
+function startDashboard() {
+  if (dashActive) return;
+  dashActive = true;
+  if (state.instance) switchTo(state.instance);
+  refreshInstances();
+}
+function stopDashboard() {
+  if (!dashActive) return;
+  dashActive = false;
+  state.gen++;
+  for (const t of state.timers) clearInterval(t);
+  state.timers = [];
+  clearTimeout(state.loadTimer);
+  clearTimeout(state.retryTimer);
+  clearTimeout(instancesTimer);
+  if (state.loadAbort) state.loadAbort.abort();
+  state.loadAbort = null;
+  closeStream();
+  setConn('connecting');
+}
+
+// ---------------------------------------------------------------- routes
+
+// "#/settings/device/7?x=1" -> {page: true, parts: ['settings','device','7'], query}; anything
+// else ("", "#/", "#instance=web-1") is the dashboard.
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  if (!raw.startsWith('/')) return { page: false };
+  const q = raw.indexOf('?');
+  const path = q < 0 ? raw : raw.slice(0, q);
+  const parts = path
+    .split('/')
+    .filter(Boolean)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
+  if (!parts.length) return { page: false };
+  return { page: true, parts, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+}
+
+let pagesModule = null;
+let routeSeq = 0;
+async function route() {
+  const r = parseHash();
+  const seq = ++routeSeq;
+  const dash = !r.page;
+  els.dashView.hidden = !dash;
+  els.pageView.hidden = dash;
+  els.hostBox.hidden = !dash;
+  els.status.hidden = !dash;
+  els.picker.hidden = !dash || state.instances.length < 2;
+  const [cur, other] = dash ? [els.navDash, els.navSettings] : [els.navSettings, els.navDash];
+  cur.setAttribute('aria-current', 'page');
+  other.removeAttribute('aria-current');
+  if (dash) {
+    document.title = 'dashdot';
+    startDashboard();
+    if (state.instance) renderHost();
+    return;
+  }
+  stopDashboard();
+  try {
+    if (!pagesModule) pagesModule = import('./settings.js');
+    const m = await pagesModule;
+    if (seq !== routeSeq) return;
+    m.render(r, els.pageView);
+  } catch (e) {
+    pagesModule = null;
+    if (seq !== routeSeq) return;
+    els.pageView.replaceChildren(h('div', { class: 'page' }, h('p', { class: 'msg error', role: 'alert' }, `Could not load this page: ${e.message}`)));
+  }
+}
+window.addEventListener('hashchange', route);
+
+// ---------------------------------------------------------------- user in the top bar
+
+function renderUser() {
+  const u = session.user;
+  els.navUser.hidden = !u;
+  els.navLogout.hidden = !u;
+  setText(els.navUser, u ? u.display_name || u.name || '' : '');
+  if (u) els.navUser.title = `${u.name} (${session.role || u.role || ''})`;
+}
+onSessionChange(renderUser);
+
+async function doLogout() {
+  els.navLogout.disabled = true;
+  try {
+    await logout();
+  } catch {
+    /* the session is forgotten locally either way */
+  } finally {
+    els.navLogout.disabled = false;
+  }
+  if (location.hash === '#/login') route();
+  else location.hash = '#/login';
+}
+
+route();
+// Show who is logged in on the (open) dashboard too, but only ask when a session is likely.
+if (!parseHash().page && maybeLoggedIn()) loadMe().catch(() => {});
