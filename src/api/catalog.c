@@ -313,7 +313,8 @@ static void handle_model(http_request *req, http_response *res, void *vctx)
     name[n] = '\0';
     const cat_model *m = cat_model_find(name);
     if (!m) {
-        api_error(res, 404, "not_found", "no such endpoint");
+        api_error(res, 404, "not_found", "no model named \"%s\" (the models: /api/v1/schema)",
+                  name);
         return;
     }
     if (!slash || !slash[1]) {
@@ -324,6 +325,21 @@ static void handle_model(http_request *req, http_response *res, void *vctx)
         return;
     }
     handle_object(req, res, ctx, m, slash + 1);
+}
+
+/* Any other /api/v1/ path: name what is wrong. */
+static void handle_unknown(http_request *req, http_response *res, void *vctx)
+{
+    (void)vctx;
+    char name[64];
+    const char *p = req->path + strlen(PREFIX);
+    size_t n = strcspn(p, "/");
+    snprintf(name, sizeof name, "%.*s", (int)(n < 60 ? n : 60), p);
+    if (cat_model_find(name))
+        api_error(res, 405, "bad_data", "method %s not allowed on %s", req->method, req->path);
+    else
+        api_error(res, 404, "not_found",
+                  "no endpoint or model named \"%s\" (the models: /api/v1/schema)", name);
 }
 
 static void handle_schema(http_request *req, http_response *res, void *vctx)
@@ -372,6 +388,9 @@ int api_catalog_register(http_server *s, api_ctx *ctx)
     int rc = http_route_add(s, "GET", PREFIX "schema", HTTP_NEED_USER, 0, handle_schema, ctx);
     if (!rc)
         rc = http_route_add(s, "GET", PREFIX "audit", HTTP_NEED_ADMIN, 0, handle_audit, ctx);
+    static const char *any_methods[] = {"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"};
+    for (size_t k = 0; k < sizeof any_methods / sizeof any_methods[0] && !rc; k++)
+        rc = http_route_add(s, any_methods[k], PREFIX, HTTP_PREFIX, 0, handle_unknown, ctx);
     for (size_t i = 0; i < n && !rc; i++) {
         char path[128];
         static const char *item_methods[] = {"GET", "HEAD", "PATCH", "PUT", "DELETE"};

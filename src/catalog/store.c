@@ -193,7 +193,7 @@ static void migration_sql(buf *b, int v)
         const cat_model *m = &ms[i];
         if (m->since == v) {
             buf_printf(b,
-                       "CREATE TABLE \"%s\" (id INTEGER PRIMARY KEY, version INTEGER NOT NULL "
+                       "CREATE TABLE \"%s\" (id INTEGER PRIMARY KEY AUTOINCREMENT, version INTEGER NOT NULL "
                        "DEFAULT 1, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL",
                        m->name);
             for (size_t j = 0; j < m->nfields; j++)
@@ -1095,6 +1095,99 @@ static int check_restrict(cat_store *s, const cat_model *m, int64_t id, cat_resu
     return 0;
 }
 
+/* The ids in the first column of a query with one int64 bind; *n of them in a new array. */
+static int ids_of(cat_store *s, cat_result *r, const char *sql, int64_t v, int64_t **out,
+                  size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = cat__prepare(s, r, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, v);
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        if (mem_grow((void **)out, &cap, *n + 1, sizeof **out, 16))
+            rc = -ENOMEM;
+        else
+            (*out)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* What SQLite's ON DELETE actions will do when object id of m goes, made visible: objects
+ * deleted by cascade get their own "delete" audit entries (after their own dependents),
+ * objects whose reference is set to null or whose reference list loses the id get a new
+ * version and an "update" entry. Restrict references anywhere in the cascade refuse. */
+static int delete_effects(cat_store *s, const cat_model *m, int64_t id, const char *actor,
+                          int depth, cat_result *r)
+{
+    size_t nm;
+    const cat_model *ms = cat_models(&nm);
+    int rc = depth > 8 ? 0 : check_restrict(s, m, id, r);
+    for (size_t i = 0; i < nm && !rc && depth <= 8; i++)
+        for (size_t j = 0; j < ms[i].nfields && !rc; j++) {
+            const cat_model *mm = &ms[i];
+            const cat_field *f = &mm->fields[j];
+            char q[256];
+            int64_t *ids = NULL;
+            size_t n = 0;
+            if (!f->ref || strcmp(f->ref, m->name) || f->on_delete == CAT_RESTRICT)
+                continue;
+            if (f->type == CAT_REFS)
+                snprintf(q, sizeof q, "SELECT a FROM \"%s_%s\" WHERE b = ? ORDER BY a", mm->name,
+                         f->name);
+            else
+                snprintf(q, sizeof q, "SELECT id FROM \"%s\" WHERE \"%s\" = ? ORDER BY id",
+                         mm->name, f->name);
+            if ((rc = ids_of(s, r, q, id, &ids, &n)))
+                break;
+            snprintf(q, sizeof q,
+                     "UPDATE \"%s\" SET version = version + 1, updated_at = ? WHERE id = ?",
+                     mm->name);
+            for (size_t k = 0; k < n && !rc; k++) {
+                if (mm == m && ids[k] == id)
+                    continue;
+                if (f->type == CAT_REF && f->on_delete == CAT_CASCADE) {
+                    json_t *old = NULL, *ch = NULL;
+                    if (!(rc = delete_effects(s, mm, ids[k], actor, depth + 1, r)) &&
+                        !(rc = cat__load(s, mm, ids[k], &old, r))) {
+                        ch = diff_fields(mm, old, NULL, NULL);
+                        rc = ch ? cat__audit(s, r, actor, mm->name, ids[k], "delete", ch)
+                                : -ENOMEM;
+                    }
+                    json_decref(old);
+                    json_decref(ch);
+                    continue;
+                }
+                json_t *before, *after;
+                if (f->type == CAT_REF) {
+                    before = json_integer(id);
+                    after = json_null();
+                } else {
+                    json_t *old = NULL;
+                    if ((rc = cat__load(s, mm, ids[k], &old, r)))
+                        break;
+                    before = json_deep_copy(json_object_get(old, f->name));
+                    after = json_array();
+                    for (size_t x = 0; x < json_array_size(before); x++)
+                        if (json_integer_value(json_array_get(before, x)) != id)
+                            json_array_append(after, json_array_get(before, x));
+                    json_decref(old);
+                }
+                json_t *ch = json_pack("{s[oo]}", f->name, before, after);
+                rc = ch ? cat__audit(s, r, actor, mm->name, ids[k], "update", ch) : -ENOMEM;
+                json_decref(ch);
+                if (!rc)
+                    rc = cat__exec(s, r, "ii", q, timeutil_now_ms(), ids[k]);
+            }
+            mem_free(ids);
+        }
+    return rc;
+}
+
 int cat_delete(cat_store *s, const cat_model *m, const cat_actor *a, int64_t id, cat_result *r)
 {
     json_t *old = NULL, *ch = NULL;
@@ -1107,7 +1200,7 @@ int cat_delete(cat_store *s, const cat_model *m, const cat_actor *a, int64_t id,
     if (!rc)
         rc = cat__visible(s, m, a, id, r);
     if (!rc)
-        rc = check_restrict(s, m, id, r);
+        rc = delete_effects(s, m, id, a->name, 0, r);
     if (!rc) {
         char q[200];
         snprintf(q, sizeof q, "DELETE FROM \"%s\" WHERE id = ?", m->name);
@@ -1157,7 +1250,9 @@ static int filter_term(const cat_model *m, const char *key, const char *val, buf
     }
     if (!f || (f->flags & CAT_F_HIDDEN) || f->type == CAT_PASSWORD || f->type == CAT_OBJECT) {
         setmsg(r, "cannot filter %s by \"%.100s\"%s", m->name, key,
-               f && f->type == CAT_OBJECT ? " (an object field)" : ": no such field");
+               !f || (f->flags & CAT_F_HIDDEN) ? ": no such field"
+               : f->type == CAT_OBJECT         ? " (an object field)"
+                                               : " (a write-only field)");
         return -EINVAL;
     }
     int glob = strchr(val, '*') != NULL;

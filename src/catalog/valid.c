@@ -28,6 +28,12 @@ static int is_hostname(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > 253)
         return 0;
+    /* RFC 1123 2.1: a name never has the dotted-decimal form, so the last label (the top-level
+     * domain) is not all digits: "999.999.999.999" is neither an address nor a name. */
+    const char *last = strrchr(s, '.');
+    last = last ? last + 1 : s;
+    if (*last && strspn(last, "0123456789") == strlen(last))
+        return 0;
     size_t label = 0;
     for (size_t i = 0; i <= n; i++) {
         char c = s[i];
@@ -535,12 +541,14 @@ static int valid_settings(const cat_field *obj, const cat_variant *var, const js
         json_t *val = in ? json_object_get(in, f->name) : NULL, *sv = NULL;
         snprintf(key, sizeof key, "%s.%s", obj->name, f->name);
         if (!val || json_is_null(val) || (is_empty_string(val) && f->type != CAT_BOOL)) {
-            if (f->flags & CAT_F_REQUIRED) {
+            if (f->dflt) {
+                if (!(sv = default_of(f)) || json_object_set_new(res, f->name, sv))
+                    goto oom;
+            } else if (f->flags & CAT_F_REQUIRED) {
                 if (add_error(errors, key, "required"))
                     goto oom;
                 rc = -EINVAL;
-            } else if (f->dflt && (sv = default_of(f)) && json_object_set_new(res, f->name, sv))
-                goto oom;
+            }
             continue;
         }
         int vr = cat_valid_value(f, val, &sv, msg, sizeof msg);

@@ -138,11 +138,15 @@ static const struct {
     {CAT_RULE_HOSTNAME, NULL, "trail-.example", 0},
     {CAT_RULE_HOSTNAME, NULL, "a..b", 0},
     {CAT_RULE_HOSTNAME, NULL, "", 0},
+    {CAT_RULE_HOSTNAME, NULL, "999.999.999.999", 0},
+    {CAT_RULE_HOSTNAME, NULL, "1.2.3", 0},
+    {CAT_RULE_HOSTNAME, NULL, "3com.example", 1},
     {CAT_RULE_HOSTNAME, NULL, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.x", 0},
     {CAT_RULE_ADDRESS, NULL, "10.0.0.5", 1},
     {CAT_RULE_ADDRESS, NULL, "fe80::1", 1},
     {CAT_RULE_ADDRESS, NULL, "db.internal", 1},
     {CAT_RULE_ADDRESS, NULL, "10.0.0.5:80", 0},
+    {CAT_RULE_ADDRESS, NULL, "10.0.0.256", 0},
     {CAT_RULE_ADDRESS, NULL, "a b", 0},
     {CAT_RULE_CIDR, NULL, "10.0.0.0/24", 1},
     {CAT_RULE_CIDR, NULL, "2001:db8::/32", 1},
@@ -276,6 +280,9 @@ static const struct {
      "{\"settings.to\":\"entry 2: not a valid e-mail address\"}"},
     {"token", "{\"name\":\"t\",\"role\":\"agent\",\"hash\":\"x\"}", "{\"hash\":\"unknown field\"}"},
     {"rule", "{\"name\":\"r\",\"expr\":\"up == 0\",\"labels\":{\"team\":\"ops\"}}", "{}"},
+    /* A required setting with a default takes the default. */
+    {"sensor", "{\"name\":\"s\",\"type\":\"syslog\"}", "{}"},
+    {"sensor", "{\"name\":\"s\",\"type\":\"webhook\",\"settings\":{}}", "{\"settings.path\":\"required\"}"},
 };
 
 static void test_objects(void **state)
@@ -518,11 +525,28 @@ static void test_crud(void **state)
     assert_int_equal(cat_get(c->s, cat_model_find("telemetry"), &ADMIN, t1, &o, &r), -ENOENT);
     cat_result_clear(&r);
     assert_int_equal(cat_delete(c->s, cat_model_find("endpoint"), &ADMIN, e1, &r), 0);
-    /* Set null: db-1's parent goes when web-1 goes. */
+    /* Set null: db-1's parent goes when web-1 goes, as a new version in the audit log. */
     assert_int_equal(cat_delete(c->s, cat_model_find("device"), &ADMIN, d1, &r), 0);
     assert_int_equal(cat_get(c->s, cat_model_find("device"), &ADMIN, d2, &o, &r), 0);
     assert_true(json_is_null(json_object_get(o, "parent")));
+    assert_int_equal(json_integer_value(json_object_get(o, "version")), 2);
     json_decref(o);
+    json_t *au = NULL;
+    int64_t nau = 0;
+    assert_int_equal(cat_audit_list(c->s, "device", d2, NULL, 0, 0, &au, &nau, &r), 0);
+    assert_int_equal(nau, 2);
+    json_t *pch = json_object_get(json_object_get(json_array_get(au, 0), "changes"), "parent");
+    assert_int_equal(json_integer_value(json_array_get(pch, 0)), d1);
+    assert_true(json_is_null(json_array_get(pch, 1)));
+    json_decref(au);
+    /* The cascade-deleted schedule has its own delete entry. */
+    assert_int_equal(cat_audit_list(c->s, "telemetry", t1, NULL, 0, 0, &au, &nau, &r), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(au, 0), "action")),
+                        "delete");
+    json_decref(au);
+    /* Ids are never reused. */
+    int64_t d3 = create(c->s, &ADMIN, "device", "{\"name\":\"web-1\"}");
+    assert_true(d3 > d2);
     assert_int_equal(cat_delete(c->s, cat_model_find("device"), &ADMIN, d1, &r), -ENOENT);
     cat_result_clear(&r);
 
