@@ -10,7 +10,7 @@ BUILD ?= build
 RUN_ARGS ?= --listen 127.0.0.1:8080 --data data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps web run test bench bench-storage fuzz clean
+.PHONY: all build deps web run test bench bench-storage bench-catalog fuzz clean
 
 all: build
 
@@ -41,6 +41,9 @@ bench:
 
 bench-storage:
 	@bash bench/storage/run.sh
+
+bench-catalog: build
+	@bash bench/catalog/run.sh
 
 fuzz:
 	@bash scripts/deps.sh test
