@@ -25,8 +25,9 @@ typedef struct demo {
 
 static void start_agent(demo *d)
 {
-    char spool[PATH_MAX];
+    char spool[PATH_MAX], state[PATH_MAX];
     snprintf(spool, sizeof spool, "%s/agent-spool", d->data);
+    snprintf(state, sizeof state, "%s/agent-state", d->data);
     pid_t pid = fork();
     if (pid < 0) {
         log_error("demo: cannot fork the agent: %s", strerror(errno));
@@ -40,7 +41,7 @@ static void start_agent(demo *d)
         sigprocmask(SIG_SETMASK, &none, NULL);
         setenv("DASHDOT_TOKEN", d->token, 1);
         execl("/proc/self/exe", "dashdot", "agent", "--server", d->url, "--spool", spool,
-              "--interval", "1s", (char *)NULL);
+              "--state", state, "--interval", "1s", (char *)NULL);
         fprintf(stderr, "demo: cannot start the agent: %s\n", strerror(errno));
         _exit(127);
     }

@@ -3,7 +3,20 @@
  * Every batch gets a sequence number when it is collected. A batch is posted straight from
  * memory only when nothing older is waiting; otherwise it goes to the spool, which is drained
  * oldest first. A failed direct post is written to the spool under its own (older) number, so
- * delivery order always equals collection order. Retries back off from 250 ms to 30 s. */
+ * delivery order always equals collection order. Retries back off from 250 ms to 30 s.
+ *
+ * Authentication. With a base URL the agent talks to a dashdot server: at start it uses the
+ * per-agent token of its state directory, or, without one, enrolls with the token it was given
+ * (POST /api/v1/agent/enroll) and stores the token the server issues. Until enrollment
+ * decides, deliveries wait and batches go to the spool, as in an outage. A server without the
+ * enrollment endpoint (404, 405, 501: any remote-write receiver) gets the given token as is. A
+ * delivery refused with 401 or 403 is never parked (the batch is not at fault): it stays in
+ * the spool while the agent enrolls again (a revoked per-agent token, when it has the original
+ * token) or retries every 60 s (an operator may fix the token on the server).
+ *
+ * Inventory. Every --inventory-interval the agent collects the host inventory (inventory.h)
+ * and PUTs it to /api/v1/agent/inventory when its hash differs from the last one the server
+ * accepted. It has its own connection, so it never holds up the samples. */
 #include "agent.h"
 
 #include "../lib/buf.h"
@@ -12,6 +25,8 @@
 #include "../lib/timeutil.h"
 #include "batch.h"
 #include "collectors/collector.h"
+#include "enroll.h"
+#include "inventory.h"
 #include "sender.h"
 #include "spool.h"
 
@@ -31,6 +46,15 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define MAX_COLLECTORS 32
+#define AUTH_RETRY_MS 60000 /* after a refused token: an operator has to act */
+#define INV_BACKOFF_MIN_MS 1000
+#define INV_BACKOFF_MAX_MS 300000
+
+typedef enum auth_mode {
+    AUTH_PLAIN, /* the given token as is: --no-enroll, a full write URL, or no enrollment
+                 * endpoint on the server */
+    AUTH_AGENT, /* the per-agent token from enrollment (stored or just issued) */
+} auth_mode;
 
 typedef struct agent {
     agent_opts o;
@@ -51,6 +75,27 @@ typedef struct agent {
     int64_t backoff_ms;
     int waiting_retry;
     int stopping;
+    /* Enrollment and inventory (base URL only). */
+    char *base; /* server base URL without a trailing '/'; NULL: a full write URL */
+    char *enroll_url, *inv_url;
+    sender *enr, *inv;
+    uv_timer_t enroll_timer, inv_timer;
+    enroll_state st;
+    auth_mode mode;
+    int auth_ready; /* deliveries may go (0 while enrollment decides) */
+    int64_t enroll_backoff_ms;
+    unsigned enroll_failures;          /* consecutive, for sparse logging */
+    unsigned auth_refusals;            /* consecutive deliveries refused with 401/403 */
+    int token_fresh;                   /* the token was just issued and no delivery succeeded yet */
+    unsigned token_gen, inv_token_gen; /* token changes; the one the inventory PUT used */
+    buf enroll_body;
+    inventory_opts inv_opts;
+    buf inv_doc;
+    uint64_t inv_accepted_hash, inv_inflight_hash;
+    int inv_have_accepted;
+    int inv_disabled; /* the server has no inventory endpoint */
+    int64_t inv_backoff_ms;
+    unsigned inv_failures;
     /* Self-monitoring, reported as dashdot_agent_* samples in every batch. */
     uint64_t batches_sent, samples_sent, send_failures, batches_parked;
     uint64_t last_collect_us;
@@ -61,6 +106,8 @@ typedef struct agent {
 static void pump(agent *a);
 static int check_collectors(const char *list);
 static void on_retry(uv_timer_t *t);
+static void start_enroll(agent *a, uint64_t delay_ms);
+static void on_inv_timer(uv_timer_t *t);
 
 static void usage(FILE *f)
 {
@@ -77,7 +124,17 @@ static void usage(FILE *f)
             "  --instance NAME       instance label (default: host name)\n"
             "  --collectors LIST     comma-separated collectors (default: all)\n"
             "  --once                print one round in the text format and exit\n"
-            "  --log-level LEVEL     debug, info, warn, error (default info)\n");
+            "  --log-level LEVEL     debug, info, warn, error (default info)\n"
+            "\n"
+            "With a base URL the agent enrolls: it sends the given token once to\n"
+            "POST /api/v1/agent/enroll and from then on uses the per-agent token the server\n"
+            "issues, kept in the state directory; it also sends the host inventory.\n"
+            "  --state DIR           enrollment state: agent.token, agent.json\n"
+            "                        (default ./agent-state)\n"
+            "  --no-enroll           never enroll; use the given token as is\n"
+            "  --inventory-interval DUR  how often the inventory is collected and sent when\n"
+            "                        it changed (default 5m)\n"
+            "  --inventory           print the host inventory (JSON) and exit\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -114,7 +171,10 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         {"instance", required_argument, 0, 'n'}, {"collectors", required_argument, 0, 'c'},
         {"once", no_argument, 0, 'o'},           {"log-level", required_argument, 0, 'l'},
         {"proc-root", required_argument, 0, 'P'}, {"sys-root", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"state", required_argument, 0, 'D'},    {"no-enroll", no_argument, 0, 'N'},
+        {"inventory-interval", required_argument, 0, 'I'},
+        {"inventory", no_argument, 0, 'V'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->interval_ms = 1000;
     o->spool_dir = "spool";
@@ -122,6 +182,8 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
     o->proc_root = "/proc";
     o->sys_root = "/sys";
     o->rootfs = "";
+    o->state_dir = "agent-state";
+    o->inventory_interval_ms = 300000;
     o->token = getenv("DASHDOT_TOKEN");
     optind = 1;
     opterr = 0;
@@ -178,6 +240,23 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         }
         case 'P': o->proc_root = optarg; break;
         case 'S': o->sys_root = optarg; break;
+        case 'D':
+            if (!*optarg) {
+                fprintf(stderr, "dashdot agent: --state needs a directory\n");
+                return -EINVAL;
+            }
+            o->state_dir = optarg;
+            break;
+        case 'N': o->no_enroll = 1; break;
+        case 'I':
+            if (timeutil_parse_duration(optarg, &o->inventory_interval_ms) ||
+                o->inventory_interval_ms < 1000 || o->inventory_interval_ms > 86400000) {
+                fprintf(stderr, "dashdot agent: invalid --inventory-interval \"%s\" (a duration "
+                                "from 1s to 24h, e.g. 5m)\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'V': o->inventory = 1; break;
         case 'h': usage(stdout); return 1;
         default:
             fprintf(stderr, "dashdot agent: unknown or incomplete option \"%s\"\n",
@@ -190,7 +269,11 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         fprintf(stderr, "dashdot agent: unexpected argument \"%s\"\n", argv[optind]);
         return -EINVAL;
     }
-    if (!o->once && !o->server) {
+    if (o->token && strlen(o->token) > 1000) {
+        fprintf(stderr, "dashdot agent: the token is longer than 1000 bytes\n");
+        return -EINVAL;
+    }
+    if (!o->once && !o->inventory && !o->server) {
         fprintf(stderr, "dashdot agent: --server is required\n");
         usage(stderr);
         return -EINVAL;
@@ -221,18 +304,37 @@ static int check_collectors(const char *list)
     return 0;
 }
 
-/* Builds the write URL: a bare base URL gets /api/v1/write appended. */
-static char *write_url(const char *server)
+/* Returns base + suffix in a fresh string (NULL when out of memory). */
+static char *join_url(const char *base, const char *suffix)
+{
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *u = mem_alloc(n);
+    if (u)
+        snprintf(u, n, "%s%s", base, suffix);
+    return u;
+}
+
+/* Splits --server: a bare base URL (no path, or "/") is a dashdot server: *base gets it without
+ * the trailing '/' and *write gets base + /api/v1/write. A URL with a path is any remote-write
+ * receiver: *write is the URL as is and *base NULL. Returns 0 or -ENOMEM. */
+static int server_urls(const char *server, char **write, char **base)
 {
     const char *p = strstr(server, "://");
     p = p ? strchr(p + 3, '/') : NULL;
     size_t n = strlen(server);
-    if (p && strcmp(p, "/") != 0)
-        return mem_strdup(server);
-    char *u = mem_alloc(n + 16);
-    if (u)
-        snprintf(u, n + 16, "%.*s/api/v1/write", (int)(p ? n - 1 : n), server);
-    return u;
+    *base = NULL;
+    if (p && strcmp(p, "/") != 0) {
+        *write = mem_strdup(server);
+        return *write ? 0 : -ENOMEM;
+    }
+    *base = mem_strndup(server, p ? n - 1 : n);
+    *write = *base ? join_url(*base, "/api/v1/write") : NULL;
+    if (!*write) {
+        mem_free(*base);
+        *base = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static void add_self_metrics(agent *a)
@@ -248,11 +350,299 @@ static void add_self_metrics(agent *a)
               (double)a->last_collect_us / 1e6);
 }
 
+/* ---- enrollment ---------------------------------------------------------------------------
+ * Runs on the loop thread like everything else: the request goes through its own sender
+ * (libcurl multi on the loop), so collection and spooling go on while it is under way. */
+
+/* True if the agent may (re-)enroll: a dashdot base URL, a given token, and no --no-enroll. */
+static int can_enroll(const agent *a)
+{
+    return a->base && a->o.token && *a->o.token && !a->o.no_enroll;
+}
+
+/* Switches deliveries (and the inventory) to token and lets them go. */
+static void use_token(agent *a, const char *token, auth_mode mode)
+{
+    a->mode = mode;
+    if (sender_set_token(a->snd, token) || (a->inv && sender_set_token(a->inv, token)))
+        log_error("agent: cannot set the token (out of memory?)");
+    a->auth_ready = 1;
+    a->token_gen++;
+    a->token_fresh = 0;
+    a->enroll_failures = 0;
+    a->enroll_backoff_ms = 0;
+    if (a->waiting_retry && a->auth_refusals) {
+        /* The wait was for a refused token, which has just been replaced. */
+        uv_timer_stop(&a->retry);
+        a->waiting_retry = 0;
+    }
+    a->auth_refusals = 0;
+    if (a->inv && !a->inv_disabled && !sender_busy(a->inv))
+        uv_timer_start(&a->inv_timer, on_inv_timer, 0, 0);
+    pump(a);
+}
+
+/* Logs the first failure of a series and then every tenth, so that a long outage or a token
+ * refused for hours is reported without flooding the log. */
+static int log_this_failure(unsigned n)
+{
+    return n == 1 || n % 10 == 0;
+}
+
+static void on_enrolled(void *ctx, sender_result r, long status, const char *msg)
+{
+    agent *a = ctx;
+    size_t len;
+    int truncated;
+    const char *body = sender_response(a->enr, &len, &truncated);
+    char why[300];
+    if (a->stopping)
+        return;
+    a->enroll_failures++;
+    if (r == SENDER_OK) {
+        enroll_state st = a->st;
+        int rc = truncated ? -EINVAL : enroll_parse_answer(body, len, &st, why, sizeof why);
+        if (truncated)
+            snprintf(why, sizeof why, "answer longer than %u bytes", ENROLL_ANSWER_MAX);
+        if (rc == 0) {
+            snprintf(st.server, sizeof st.server, "%s", a->base);
+            a->st = st;
+            if ((rc = enroll_state_save(a->o.state_dir, &a->st)))
+                log_error("agent: cannot store the agent token in %s: %s (it is used, but the "
+                          "next start enrolls again)",
+                          a->o.state_dir, strerror(-rc));
+            log_info("agent: enrolled with %s as agent %lld (device %lld); agent token stored in "
+                     "%s/agent.token",
+                     a->base, (long long)a->st.agent_id, (long long)a->st.device_id,
+                     a->o.state_dir);
+            use_token(a, a->st.token, AUTH_AGENT);
+            a->token_fresh = 1;
+            return;
+        }
+        log_error("agent: malformed enrollment answer from %s (HTTP %ld): %s; retrying in %d s",
+                  a->enroll_url, status, why, AUTH_RETRY_MS / 1000);
+        start_enroll(a, AUTH_RETRY_MS);
+        return;
+    }
+    enroll_error_text(body, len, why, sizeof why);
+    if (status == 404 || status == 405 || status == 501) {
+        log_warn("agent: %s has no enrollment endpoint (HTTP %ld): a plain remote-write "
+                 "receiver; using the given token as is, without inventory",
+                 a->base, status);
+        a->inv_disabled = 1;
+        use_token(a, a->o.token, AUTH_PLAIN);
+        return;
+    }
+    if (status == 401 || status == 403) {
+        if (log_this_failure(a->enroll_failures))
+            log_error("agent: the server refused enrollment (HTTP %ld: %s); the token given with "
+                      "--token needs the role enroll, agent or admin and must not be revoked or "
+                      "expired; retrying every %d s, %zu batches wait in the spool",
+                      status, why, AUTH_RETRY_MS / 1000, spool_count(a->sp));
+        start_enroll(a, AUTH_RETRY_MS);
+        return;
+    }
+    if (r == SENDER_RETRY) {
+        a->enroll_backoff_ms = a->enroll_backoff_ms ? a->enroll_backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (a->enroll_backoff_ms > BACKOFF_MAX_MS)
+            a->enroll_backoff_ms = BACKOFF_MAX_MS;
+        if (log_this_failure(a->enroll_failures))
+            log_warn("agent: enrollment with %s failed (%s); retrying in %lld ms, %zu batches "
+                     "wait in the spool",
+                     a->base, status ? why : msg, (long long)a->enroll_backoff_ms,
+                     spool_count(a->sp));
+        start_enroll(a, (uint64_t)a->enroll_backoff_ms);
+        return;
+    }
+    /* Another 4xx (400, 413, 422): the server does not like the request; it will not change
+     * by itself soon, but an upgrade might fix it. */
+    if (log_this_failure(a->enroll_failures))
+        log_error("agent: the server rejected the enrollment request (HTTP %ld: %s); retrying "
+                  "every %d s",
+                  status, why, AUTH_RETRY_MS / 1000);
+    start_enroll(a, AUTH_RETRY_MS);
+}
+
+static void on_enroll_timer(uv_timer_t *t)
+{
+    agent *a = t->data;
+    char host[256], machine_id[40], uuid[40];
+    if (a->stopping)
+        return;
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    enroll_identity id = {host, NULL, DD_VERSION, NULL};
+    if (inventory_machine_id(&a->inv_opts, machine_id, sizeof machine_id) == 0)
+        id.machine_id = machine_id;
+    if (inventory_dmi_uuid(&a->inv_opts, uuid, sizeof uuid) == 0)
+        id.dmi_uuid = uuid;
+    buf_reset(&a->enroll_body);
+    int rc = enroll_request_body(&id, &a->enroll_body);
+    if (rc == -EINVAL) {
+        log_error("agent: cannot enroll: the host name \"%s\" is not printable ASCII; using the "
+                  "given token as is",
+                  host);
+        use_token(a, a->o.token, AUTH_PLAIN);
+        return;
+    }
+    if (rc == 0)
+        rc = sender_post(a->enr, a->enroll_body.data, a->enroll_body.len, on_enrolled, a);
+    if (rc) {
+        log_error("agent: cannot start enrolling: %s; retrying in %d s", strerror(-rc),
+                  BACKOFF_MAX_MS / 1000);
+        uv_timer_start(&a->enroll_timer, on_enroll_timer, BACKOFF_MAX_MS, 0);
+    }
+}
+
+/* Holds deliveries back and enrolls after delay_ms. */
+static void start_enroll(agent *a, uint64_t delay_ms)
+{
+    a->auth_ready = 0;
+    if (!sender_busy(a->enr))
+        uv_timer_start(&a->enroll_timer, on_enroll_timer, delay_ms, 0);
+}
+
+/* A delivery was refused with 401/403: the token, not the batch, is at fault. */
+static void on_auth_refused(agent *a, long status)
+{
+    size_t len;
+    int truncated;
+    const char *body = sender_response(a->snd, &len, &truncated);
+    char why[300], msg[320];
+    enroll_error_text(body, len, why, sizeof why);
+    snprintf(msg, sizeof msg, "HTTP %ld: %s", status, why);
+    a->auth_refusals++;
+    if (a->mode == AUTH_AGENT && can_enroll(a)) {
+        log_error("agent: the server refused the agent token of %s/agent.token (%s): it was "
+                  "revoked or has expired; enrolling again with the token given with --token; "
+                  "%zu batches wait in the spool",
+                  a->o.state_dir, msg, spool_count(a->sp));
+        /* A token refused right after it was issued would otherwise loop fast. */
+        start_enroll(a, a->token_fresh ? AUTH_RETRY_MS : 0);
+        return;
+    }
+    if (log_this_failure(a->auth_refusals))
+        log_error("agent: the server refused the token (%s)%s; %zu batches wait in the spool, "
+                  "retrying every %d s",
+                  msg,
+                  a->mode == AUTH_AGENT ? ": the agent token was revoked or has expired and "
+                                          "there is no --token to enroll again with"
+                                        : "",
+                  spool_count(a->sp), AUTH_RETRY_MS / 1000);
+    a->waiting_retry = 1;
+    uv_timer_start(&a->retry, on_retry, AUTH_RETRY_MS, 0);
+}
+
+/* ---- inventory ------------------------------------------------------------------------- */
+
+static void inv_schedule(agent *a, int64_t ms)
+{
+    if (!a->stopping && !a->inv_disabled)
+        uv_timer_start(&a->inv_timer, on_inv_timer, (uint64_t)ms, 0);
+}
+
+static void on_inv_done(void *ctx, sender_result r, long status, const char *msg)
+{
+    agent *a = ctx;
+    size_t len;
+    int truncated;
+    const char *body = sender_response(a->inv, &len, &truncated);
+    char why[300];
+    if (a->stopping)
+        return;
+    if (r == SENDER_OK) {
+        if (!a->inv_have_accepted)
+            log_info("agent: inventory sent (%zu bytes)", a->inv_doc.len);
+        else
+            log_info("agent: the inventory changed; sent (%zu bytes)", a->inv_doc.len);
+        a->inv_accepted_hash = a->inv_inflight_hash;
+        a->inv_have_accepted = 1;
+        a->inv_backoff_ms = 0;
+        a->inv_failures = 0;
+        inv_schedule(a, a->o.inventory_interval_ms);
+        return;
+    }
+    if ((status == 401 || status == 403) && a->inv_token_gen != a->token_gen) {
+        /* Sent with a token replaced meanwhile (re-enrollment): try the new one now. */
+        inv_schedule(a, 0);
+        return;
+    }
+    if ((status == 401 || status == 403) && !a->auth_ready)
+        return; /* enrolling again: use_token starts the next round with the new token */
+    a->inv_failures++;
+    enroll_error_text(body, len, why, sizeof why);
+    if (status == 404 || status == 405 || status == 501) {
+        log_warn("agent: %s has no inventory endpoint (HTTP %ld); not sending the inventory",
+                 a->inv_url, status);
+        a->inv_disabled = 1;
+        return;
+    }
+    if (r == SENDER_RETRY) {
+        a->inv_backoff_ms = a->inv_backoff_ms ? a->inv_backoff_ms * 2 : INV_BACKOFF_MIN_MS;
+        if (a->inv_backoff_ms > INV_BACKOFF_MAX_MS)
+            a->inv_backoff_ms = INV_BACKOFF_MAX_MS;
+        if (log_this_failure(a->inv_failures))
+            log_warn("agent: sending the inventory failed (%s); retrying in %lld ms",
+                     status ? why : msg, (long long)a->inv_backoff_ms);
+        inv_schedule(a, a->inv_backoff_ms);
+        return;
+    }
+    /* 401/403 (the token; deliveries notice and re-enroll) or another 4xx: try again at the
+     * next round. */
+    if (log_this_failure(a->inv_failures))
+        log_error("agent: the server refused the inventory (HTTP %ld: %s); trying again in %lld s",
+                  status, why, (long long)(a->o.inventory_interval_ms / 1000));
+    inv_schedule(a, a->o.inventory_interval_ms);
+}
+
+static void on_inv_timer(uv_timer_t *t)
+{
+    agent *a = t->data;
+    if (a->stopping || a->inv_disabled || sender_busy(a->inv))
+        return;
+    if (!a->auth_ready)
+        return; /* use_token starts a round once enrollment decided */
+    buf_reset(&a->inv_doc);
+    int rc = inventory_collect(&a->inv_opts, &a->inv_doc);
+    if (rc) {
+        log_error("agent: cannot collect the inventory: %s", strerror(-rc));
+        inv_schedule(a, a->o.inventory_interval_ms);
+        return;
+    }
+    uint64_t h = inventory_hash(a->inv_doc.data, a->inv_doc.len);
+    if (a->inv_have_accepted && h == a->inv_accepted_hash) {
+        inv_schedule(a, a->o.inventory_interval_ms);
+        return;
+    }
+    a->inv_inflight_hash = h;
+    a->inv_token_gen = a->token_gen;
+    if ((rc = sender_post(a->inv, a->inv_doc.data, a->inv_doc.len, on_inv_done, a))) {
+        log_error("agent: cannot start sending the inventory: %s", strerror(-rc));
+        inv_schedule(a, INV_BACKOFF_MAX_MS);
+    }
+}
+
+/* ---- delivery ---------------------------------------------------------------------------- */
+
 static void on_sent(void *ctx, sender_result r, long status, const char *msg)
 {
     agent *a = ctx;
-    (void)status;
+    if (r == SENDER_REFUSED && (status == 401 || status == 403)) {
+        if (!a->inflight_from_spool) {
+            int rc = spool_push(a->sp, a->inflight_seq, a->inflight.data, a->inflight.len);
+            if (rc)
+                log_error("agent: cannot spool batch %llu: %s (it is lost)",
+                          (unsigned long long)a->inflight_seq, strerror(-rc));
+        }
+        on_auth_refused(a, status);
+        return;
+    }
     if (r == SENDER_OK) {
+        if (a->auth_refusals)
+            log_info("agent: the server accepts the token again");
+        a->auth_refusals = 0;
+        a->token_fresh = 0;
         a->batches_sent++;
         a->backoff_ms = 0;
         if (a->inflight_from_spool)
@@ -299,7 +689,7 @@ static void on_retry(uv_timer_t *t)
 /* Starts the next post if none is in flight: the oldest spooled batch. */
 static void pump(agent *a)
 {
-    if (a->stopping || sender_busy(a->snd) || a->waiting_retry)
+    if (a->stopping || !a->auth_ready || sender_busy(a->snd) || a->waiting_retry)
         return;
     while (spool_count(a->sp)) {
         uint64_t seq;
@@ -342,7 +732,7 @@ static void on_tick(uv_timer_t *t)
     } else {
         uint64_t seq = ++a->next_seq;
         a->samples_sent += batch_count(a->b);
-        if (!sender_busy(a->snd) && !a->waiting_retry && spool_count(a->sp) == 0) {
+        if (a->auth_ready && !sender_busy(a->snd) && !a->waiting_retry && spool_count(a->sp) == 0) {
             buf_reset(&a->inflight);
             buf_append(&a->inflight, a->encoded.data, a->encoded.len);
             a->inflight_seq = seq;
@@ -378,6 +768,14 @@ static void on_signal(uv_signal_t *h, int signum)
         spool_push(a->sp, a->inflight_seq, a->inflight.data, a->inflight.len);
     sender_close(a->snd);
     a->snd = NULL;
+    sender_close(a->enr);
+    a->enr = NULL;
+    sender_close(a->inv);
+    a->inv = NULL;
+    uv_timer_stop(&a->enroll_timer);
+    uv_timer_stop(&a->inv_timer);
+    uv_close((uv_handle_t *)&a->enroll_timer, NULL);
+    uv_close((uv_handle_t *)&a->inv_timer, NULL);
     uv_close((uv_handle_t *)&a->tick, NULL);
     uv_close((uv_handle_t *)&a->retry, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -405,6 +803,43 @@ static int split_collectors(agent *a)
     return 0;
 }
 
+/* Decides at start which token deliveries use (see the top of the file). */
+static void choose_auth(agent *a)
+{
+    char err[PATH_MAX + 200];
+    int rc = -ENOENT;
+    if (a->base && !a->o.no_enroll) {
+        rc = enroll_state_load(a->o.state_dir, &a->st, err, sizeof err);
+        if (rc == 0 && err[0])
+            log_warn("agent: %s", err);
+        else if (rc && rc != -ENOENT)
+            log_warn("agent: ignoring the state in %s: %s", a->o.state_dir, err);
+    }
+    if (rc == 0 && a->st.server[0] && strcmp(a->st.server, a->base) != 0 && can_enroll(a)) {
+        log_info("agent: the agent token in %s/agent.token was issued by %s, not %s: enrolling "
+                 "again",
+                 a->o.state_dir, a->st.server, a->base);
+        rc = -ENOENT;
+    }
+    if (rc == 0) {
+        log_info("agent: using the agent token of %s/agent.token (agent %lld, device %lld)",
+                 a->o.state_dir, (long long)a->st.agent_id, (long long)a->st.device_id);
+        use_token(a, a->st.token, AUTH_AGENT);
+        return;
+    }
+    memset(&a->st, 0, sizeof a->st);
+    if (can_enroll(a)) {
+        log_info("agent: enrolling with %s (state in %s); deliveries wait until it answers",
+                 a->base, a->o.state_dir);
+        start_enroll(a, 0);
+        return;
+    }
+    if (a->base && !a->o.no_enroll && !(a->o.token && *a->o.token))
+        log_warn("agent: no token given and none in %s/agent.token: sending without one",
+                 a->o.state_dir);
+    use_token(a, a->o.token, AUTH_PLAIN);
+}
+
 int agent_run(const agent_opts *opts)
 {
     agent *a = mem_calloc(1, sizeof *a);
@@ -416,6 +851,19 @@ int agent_run(const agent_opts *opts)
     a->o = *opts;
     buf_init(&a->encoded, 64u << 20);
     buf_init(&a->inflight, 64u << 20);
+    buf_init(&a->enroll_body, 4096);
+    buf_init(&a->inv_doc, INVENTORY_MAX_BYTES);
+    a->inv_opts = (inventory_opts){opts->proc_root, opts->sys_root, opts->rootfs, 1};
+    if (a->o.inventory) {
+        rc = inventory_collect(&a->inv_opts, &a->inv_doc);
+        if (rc == 0) {
+            fwrite(a->inv_doc.data, 1, a->inv_doc.len, stdout);
+            fputc('\n', stdout);
+        } else {
+            fprintf(stderr, "dashdot agent: cannot collect the inventory: %s\n", strerror(-rc));
+        }
+        goto out;
+    }
     a->env.proc = opts->proc_root;
     a->env.sys = opts->sys_root;
     a->env.root = opts->rootfs;
@@ -457,7 +905,10 @@ int agent_run(const agent_opts *opts)
     a->next_seq = (uint64_t)timeutil_now_ms() * 1000;
     if (spool_max_seq(a->sp) > a->next_seq)
         a->next_seq = spool_max_seq(a->sp);
-    if (!(url = write_url(a->o.server))) {
+    if ((rc = server_urls(a->o.server, &url, &a->base)))
+        goto out;
+    if (a->base && (!(a->enroll_url = join_url(a->base, "/api/v1/agent/enroll")) ||
+                    !(a->inv_url = join_url(a->base, "/api/v1/agent/inventory")))) {
         rc = -ENOMEM;
         goto out;
     }
@@ -476,9 +927,22 @@ int agent_run(const agent_opts *opts)
                 a->o.server);
         goto out_loop;
     }
+    if (a->base) {
+        /* The enrollment answer is parsed whole; the inventory answer is only for messages. */
+        sender_opts eo = {"POST", "application/json", ENROLL_ANSWER_MAX};
+        sender_opts io = {"PUT", "application/json", 4096};
+        if ((rc = sender_new_opts(&a->enr, &a->loop, a->enroll_url, a->o.token, &eo)) ||
+            (rc = sender_new_opts(&a->inv, &a->loop, a->inv_url, a->o.token, &io))) {
+            fprintf(stderr, "dashdot agent: cannot set up the agent API client: %s\n",
+                    strerror(-rc));
+            goto out_loop;
+        }
+    }
     uv_timer_init(&a->loop, &a->tick);
     uv_timer_init(&a->loop, &a->retry);
-    a->tick.data = a->retry.data = a;
+    uv_timer_init(&a->loop, &a->enroll_timer);
+    uv_timer_init(&a->loop, &a->inv_timer);
+    a->tick.data = a->retry.data = a->enroll_timer.data = a->inv_timer.data = a;
     uv_signal_init(&a->loop, &a->sigint);
     uv_signal_init(&a->loop, &a->sigterm);
     a->sigint.data = a->sigterm.data = a;
@@ -488,11 +952,13 @@ int agent_run(const agent_opts *opts)
     log_info("agent: instance \"%s\", collecting every %lld ms, sending to %s, spool %s",
              a->o.instance, (long long)a->o.interval_ms, url, a->o.spool_dir);
     uv_timer_start(&a->tick, on_tick, 0, 0);
-    pump(a);
+    choose_auth(a);
     uv_run(&a->loop, UV_RUN_DEFAULT);
 out_loop:
-    if (a->snd) {
+    if (a->snd || a->enr || a->inv) {
         sender_close(a->snd);
+        sender_close(a->enr);
+        sender_close(a->inv);
         uv_run(&a->loop, UV_RUN_DEFAULT);
     }
     uv_loop_close(&a->loop);
@@ -500,6 +966,11 @@ out_loop:
     libssh2_exit();
 out:
     mem_free(url);
+    mem_free(a->base);
+    mem_free(a->enroll_url);
+    mem_free(a->inv_url);
+    buf_free(&a->enroll_body);
+    buf_free(&a->inv_doc);
     spool_close(a->sp);
     batch_free(a->b);
     buf_free(&a->encoded);

@@ -1,6 +1,8 @@
 /* agent: the `dashdot agent` command: collect the host's metrics every interval, encode each
  * round as a remote-write batch, spool it on disk while the server is unreachable, deliver in
- * order with backoff. Runs a libuv loop on the calling thread until SIGINT/SIGTERM. */
+ * order with backoff. With a dashdot server it first enrolls (a per-agent token kept in the
+ * state directory) and keeps the host's inventory up to date there. Runs a libuv loop on the
+ * calling thread until SIGINT/SIGTERM. */
 #ifndef DD_AGENT_H
 #define DD_AGENT_H
 
@@ -16,6 +18,10 @@ typedef struct agent_opts {
     uint64_t spool_max_bytes;
     const char *proc_root, *sys_root, *rootfs; /* for tests: default /proc, /sys, "" */
     int once;                /* print one round in the exposition format and exit */
+    const char *state_dir;   /* enrollment state (agent.token, agent.json); default agent-state */
+    int64_t inventory_interval_ms; /* how often the inventory is collected (default 5 min) */
+    int no_enroll;           /* never enroll: use token as is */
+    int inventory;           /* print the inventory document and exit */
 } agent_opts;
 
 /* Parses `dashdot agent` arguments (argv[0] is "agent"). Returns 0, 1 after printing help,
