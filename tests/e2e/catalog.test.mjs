@@ -13,24 +13,10 @@
 // error answers (any 5xx, 400 or 403 — a 403 would be a missing CSRF header). Prints
 // "ok - name" / "not ok - name: reason" lines and a closing "N passed, N failed" line; exits 0
 // when all passed, 1 otherwise, 2 when misconfigured.
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { CHROMIUM, CHROMIUM_ARGS, harness, loadChromium, sleep } from './harness.mjs';
 
 const HARD_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = 15_000;
-const CHROMIUM = process.env.DASHDOT_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DEVICE = 'e2e-web-1';
 
 const base = process.env.DASHDOT_URL;
@@ -40,32 +26,10 @@ if (!base || !password) {
   process.exit(2);
 }
 
-let chromium;
-try {
-  const require = createRequire(new URL('../../web/package.json', import.meta.url));
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  console.error(`catalog.test: cannot load playwright-core from web/node_modules (run scripts/web.sh or npm ci in web/): ${e.message}`);
-  process.exit(2);
-}
+const chromium = loadChromium('catalog.test');
 
-let passed = 0;
-let failed = 0;
-function ok(name) {
-  passed++;
-  console.log(`ok - ${name}`);
-}
-function notOk(name, reason) {
-  failed++;
-  // eslint-disable-next-line no-control-regex
-  const text = String(reason).replace(/\x1b\[[0-9;]*m/g, '').replace(/\s+/g, ' ').trim();
-  console.log(`not ok - ${name}: ${text}`);
-}
-function check(name, cond, reason) {
-  if (cond) ok(name);
-  else notOk(name, reason);
-  return cond;
-}
+const T = harness('catalog-test', HARD_TIMEOUT_MS);
+const { ok, notOk, check } = T;
 // Runs one step; a thrown error (usually a locator timeout) fails it with the reason.
 async function step(name, fn) {
   try {
@@ -84,27 +48,6 @@ async function must(name, fn) {
 }
 class Stop extends Error {}
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const profile = mkdtempSync(join(tmpdir(), 'dashdot-catalog-test-'));
-let context = null;
-
-function finish(code) {
-  try {
-    rmSync(profile, { recursive: true, force: true });
-  } catch {
-    /* best effort */
-  }
-  process.exit(code);
-}
-
-const hard = setTimeout(() => {
-  notOk('finished in time', `hard timeout of ${HARD_TIMEOUT_MS / 1000} s`);
-  console.log(`${passed} passed, ${failed} failed`);
-  const c = context;
-  context = null;
-  Promise.race([c ? c.close().catch(() => {}) : null, sleep(3000)]).finally(() => finish(1));
-}, HARD_TIMEOUT_MS);
 
 // HTTP error answers the flow provokes on purpose; anything else >= 400 is a problem.
 function expectedError(method, path, status) {
@@ -125,14 +68,14 @@ async function waitHash(page, re, what) {
 async function main() {
   const problems = [];
   const httpErrors = [];
-  context = await chromium.launchPersistentContext(profile, {
+  const context = (T.context = await chromium.launchPersistentContext(T.profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 1,
     timeout: 30_000,
-  });
+  }));
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (msg) => {
@@ -360,17 +303,9 @@ async function main() {
 let code = 1;
 try {
   await main();
-  code = failed === 0 ? 0 : 1;
+  code = T.failed === 0 ? 0 : 1;
 } catch (e) {
   if (!(e instanceof Stop)) notOk('test ran', e && e.stack ? e.stack.split('\n').slice(0, 3).join(' ') : e);
   code = 1;
-} finally {
-  if (context) {
-    const c = context;
-    context = null;
-    await Promise.race([c.close().catch(() => {}), sleep(10_000)]);
-  }
-  clearTimeout(hard);
 }
-console.log(`${passed} passed, ${failed} failed`);
-finish(code);
+await T.done(code);

@@ -8,24 +8,10 @@
 // other charts exist, and that the page logged no errors. Prints "ok - name" / "not ok - name:
 // reason" lines and a closing "N passed, N failed" line; exits 0 when all passed, 1 otherwise,
 // 2 when misconfigured.
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { CHROMIUM, CHROMIUM_ARGS, harness, loadChromium, sleep } from './harness.mjs';
 
 const HARD_TIMEOUT_MS = 90_000;
 const READY_TIMEOUT_MS = 30_000;
-const CHROMIUM = process.env.DASHDOT_CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const base = process.env.DASHDOT_URL;
 if (!base) {
@@ -33,55 +19,11 @@ if (!base) {
   process.exit(2);
 }
 
-let chromium;
-try {
-  const require = createRequire(new URL('../../web/package.json', import.meta.url));
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  console.error(`ui.test: cannot load playwright-core from web/node_modules (run scripts/web.sh or npm ci in web/): ${e.message}`);
-  process.exit(2);
-}
+const chromium = loadChromium('ui.test');
 
-let passed = 0;
-let failed = 0;
-function ok(name) {
-  passed++;
-  console.log(`ok - ${name}`);
-}
-function notOk(name, reason) {
-  failed++;
-  // eslint-disable-next-line no-control-regex
-  const text = String(reason).replace(/\x1b\[[0-9;]*m/g, '').replace(/\s+/g, ' ').trim();
-  console.log(`not ok - ${name}: ${text}`);
-}
-function check(name, cond, reason) {
-  if (cond) ok(name);
-  else notOk(name, reason);
-  return cond;
-}
+const T = harness('ui-test', HARD_TIMEOUT_MS);
+const { ok, notOk, check } = T;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const profile = mkdtempSync(join(tmpdir(), 'dashdot-ui-test-'));
-let context = null;
-
-function finish(code) {
-  try {
-    rmSync(profile, { recursive: true, force: true });
-  } catch {
-    /* best effort */
-  }
-  process.exit(code);
-}
-
-// Hard timeout: report, then exit; playwright kills the browser it launched when the process exits.
-const hard = setTimeout(() => {
-  notOk('finished in time', `hard timeout of ${HARD_TIMEOUT_MS / 1000} s`);
-  console.log(`${passed} passed, ${failed} failed`);
-  const c = context;
-  context = null;
-  Promise.race([c ? c.close().catch(() => {}) : null, sleep(3000)]).finally(() => finish(1));
-}, HARD_TIMEOUT_MS);
 
 async function points(page, chart) {
   return page.evaluate((c) => {
@@ -93,14 +35,14 @@ async function points(page, chart) {
 
 async function main() {
   const problems = []; // console errors and page errors
-  context = await chromium.launchPersistentContext(profile, {
+  const context = (T.context = await chromium.launchPersistentContext(T.profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 1000 },
     deviceScaleFactor: 1,
     timeout: 30_000,
-  });
+  }));
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (msg) => {
     if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
@@ -179,17 +121,9 @@ async function main() {
 let code = 1;
 try {
   await main();
-  code = failed === 0 ? 0 : 1;
+  code = T.failed === 0 ? 0 : 1;
 } catch (e) {
   notOk('test ran', e && e.stack ? e.stack.split('\n').slice(0, 3).join(' ') : e);
   code = 1;
-} finally {
-  if (context) {
-    const c = context;
-    context = null;
-    await Promise.race([c.close().catch(() => {}), sleep(10_000)]);
-  }
-  clearTimeout(hard);
 }
-console.log(`${passed} passed, ${failed} failed`);
-finish(code);
+await T.done(code);

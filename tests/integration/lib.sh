@@ -91,6 +91,21 @@ pyjson() {
     python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
 }
 
+# stopped_cleanly NAME: SIGTERM ends server NAME (started by start_server) with exit 0 and no
+# sanitizer report in its log.
+stopped_cleanly() {
+    local name=$1 rc pid
+    pid=$(eval "echo \$${name}_PID")
+    stop_pid "$pid" TERM || kill -9 "$pid"
+    wait "$pid"
+    rc=$?
+    if [[ $rc != 0 ]] || grep -q 'Sanitizer\|runtime error' "$IT_DIR/$name.log"; then
+        echo "    exit status $rc"
+        grep -A8 'Sanitizer\|runtime error' "$IT_DIR/$name.log" | head -30 | sed 's/^/    /'
+        return 1
+    fi
+}
+
 it_done() {
     if ((IT_FAILS)); then
         echo "$IT_FAILS check(s) failed; logs:"
