@@ -719,6 +719,7 @@ static void on_tick(uv_timer_t *t)
     struct timespec c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &c0);
     batch_reset(a->b, stamp);
+    a->env.now_ms = stamp;
     coll_run_all(&a->env, a->o.collectors ? a->enabled : NULL, a->b);
     a->env.round++;
     add_self_metrics(a);
@@ -888,6 +889,7 @@ int agent_run(const agent_opts *opts)
         buf text;
         buf_init(&text, 0);
         batch_reset(a->b, timeutil_now_ms());
+        a->env.now_ms = timeutil_now_ms();
         int failed = coll_run_all(&a->env, a->o.collectors ? a->enabled : NULL, a->b);
         batch_format(a->b, &text);
         fwrite(text.data ? text.data : "", 1, text.len, stdout);

@@ -323,7 +323,7 @@ static int is_hex_lower(const char *s, size_t n)
 int inventory_machine_id(const inventory_opts *o, char *dst, size_t cap)
 {
     static const char *const files[] = {"/etc/machine-id", "/var/lib/dbus/machine-id"};
-    inv in = {.o = o, .env = {o->proc_root, o->sys_root, o->rootfs, 0, NULL}};
+    inv in = {.o = o, .env = {o->proc_root, o->sys_root, o->rootfs, 0, NULL, NULL, 0}};
     char v[64];
     if (cap < 33)
         return -EINVAL;
@@ -354,7 +354,7 @@ static int is_uuid(const char *s)
 
 int inventory_dmi_uuid(const inventory_opts *o, char *dst, size_t cap)
 {
-    inv in = {.o = o, .env = {o->proc_root, o->sys_root, o->rootfs, 0, NULL}};
+    inv in = {.o = o, .env = {o->proc_root, o->sys_root, o->rootfs, 0, NULL, NULL, 0}};
     char v[64];
     if (cap < 37)
         return -EINVAL;
@@ -1326,7 +1326,7 @@ int inventory_collect(const inventory_opts *o, buf *out)
     if (!in)
         return -ENOMEM;
     in->o = o;
-    in->env = (coll_env){o->proc_root, o->sys_root, o->rootfs, 0, NULL};
+    in->env = (coll_env){o->proc_root, o->sys_root, o->rootfs, 0, NULL, NULL, 0};
     buf_init(&in->file, INV_FILE_MAX);
     jsonw_init(&in->w, out);
     read_dmi(in);

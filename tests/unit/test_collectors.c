@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", "", 0, NULL};
-static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0, NULL};
-static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL};
-static const coll_env fx_fallback = {FIXTURES "/fallback/proc", FIXTURES "/fallback/sys", "", 0, NULL};
-static const coll_env live = {"/proc", "/sys", "", 0, NULL};
+static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", "", 0, NULL, NULL, 0};
+static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0, NULL, NULL, 0};
+static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL, NULL, 0};
+static const coll_env fx_fallback = {FIXTURES "/fallback/proc", FIXTURES "/fallback/sys", "", 0, NULL, NULL, 0};
+static const coll_env live = {"/proc", "/sys", "", 0, NULL, NULL, 0};
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -444,12 +444,25 @@ static void test_malformed(void **state)
 }
 
 /* Number of collectors in coll_table. */
+/* The host collectors: the stateless ones reading /proc and /sys files (the containers,
+ * processes and libvirt collectors have their own tests). */
 static int n_collectors(void)
 {
     int n = 0;
-    while (coll_table[n].name)
-        n++;
+    for (int i = 0; coll_table[i].name; i++)
+        n += coll_table[i].free_state == NULL;
     return n;
+}
+
+static const char *const *host_list(void)
+{
+    static const char *names[64];
+    int n = 0;
+    for (int i = 0; coll_table[i].name && n < 63; i++)
+        if (!coll_table[i].free_state)
+            names[n++] = coll_table[i].name;
+    names[n] = NULL;
+    return names;
 }
 
 /* Runs coll_run_all with stderr captured; returns its result and the number of log lines. */
@@ -462,7 +475,7 @@ static int run_captured(const coll_env *env, batch *b, int *lines)
     int saved = dup(STDERR_FILENO);
     assert_true(saved >= 0);
     assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    int failed = coll_run_all(env, NULL, b);
+    int failed = coll_run_all(env, host_list(), b);
     assert_true(dup2(saved, STDERR_FILENO) >= 0);
     close(saved);
     char text[16384];
@@ -490,7 +503,7 @@ static void test_run_all_logs_once(void **state)
     static char longp[COLL_PATH_MAX + 100];
     memset(longp, 'x', sizeof longp - 1);
     longp[0] = '/';
-    const coll_env too_long = {longp, longp, "", 0, NULL};
+    const coll_env too_long = {longp, longp, "", 0, NULL, NULL, 0};
     assert_int_equal(run_captured(&too_long, b, &lines), n);
     assert_int_equal(lines, n);
     assert_int_equal(run_captured(&too_long, b, &lines), n);
@@ -584,7 +597,7 @@ static void test_cache(void **state)
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/f", dir);
-    coll_env env = {dir, dir, "", 0, NULL};
+    coll_env env = {dir, dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_cache_new(&env.cache), 0);
     char buf[64];
     size_t len;
@@ -605,7 +618,7 @@ static void test_cache(void **state)
     assert_int_equal(coll_read_one(&env, dir, "/nosuch", buf, sizeof buf, &len), -ENOENT);
     /* Live /proc files through the cache: two reads of a counter file both succeed. */
     static char big[COLL_BUF_LARGE];
-    coll_env live_c = {"/proc", "/sys", "", 0, env.cache};
+    coll_env live_c = {"/proc", "/sys", "", 0, env.cache, NULL, 0};
     assert_int_equal(coll_read_one(&live_c, "/proc", "/stat", big, sizeof big, &len), 0);
     size_t first = len;
     assert_int_equal(coll_read_one(&live_c, "/proc", "/stat", big, sizeof big, &len), 0);
@@ -641,7 +654,7 @@ static void test_out_of_memory(void **state)
         batch *b = NULL;
         assert_int_equal(batch_new(&b, "h", "node"), 0);
         mem_fail_after(k);
-        int failed = coll_run_all(&fx, NULL, b);
+        int failed = coll_run_all(&fx, host_list(), b);
         mem_fail_after(-1);
         assert_true(failed >= 0 && failed <= n_collectors());
         if (k == 0)

@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", "", 0, NULL};
-static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0, NULL};
-static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL};
-static const coll_env live = {"/proc", "/sys", "", 0, NULL};
+static const coll_env fx = {FIXTURES "/proc", FIXTURES "/sys", "", 0, NULL, NULL, 0};
+static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0, NULL, NULL, 0};
+static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL, NULL, 0};
+static const coll_env live = {"/proc", "/sys", "", 0, NULL, NULL, 0};
 
 #define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -345,7 +345,7 @@ static void test_netstat_partial(void **state)
     tree_new(&t);
     tree_put(&t, "/net/snmp",
              "Tcp: MaxConn ActiveOpens InErrs\nTcp: -1 5 0\n\nUdp: NoPorts\nUdp: 3\n");
-    coll_env e = {t.dir, t.dir, "", 0, NULL};
+    coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_netstat(&e, b), 0);
     assert_sample(b, "node_netstat_Tcp_ActiveOpens", NULL, 5);
     assert_sample(b, "node_netstat_Tcp_InErrs", NULL, 0);
@@ -392,7 +392,7 @@ static void test_sockstat_partial(void **state)
     tree t;
     tree_new(&t);
     tree_put(&t, "/net/sockstat6", "sockets: used 9\nTCP6: inuse 2 newkey 5\n");
-    coll_env e = {t.dir, t.dir, "", 0, NULL};
+    coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_sockstat(&e, b), 0);
     assert_sample(b, "node_sockstat_TCP6_inuse", NULL, 2);
     assert_int_equal(batch_count(b), 1);
@@ -429,7 +429,7 @@ static void test_softnet_old(void **state)
              "00000010 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 "
              "00000000 00000000\n"
              "000000FF 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n");
-    coll_env e = {t.dir, t.dir, "", 0, NULL};
+    coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_softnet(&e, b), 0);
     assert_sample(b, "node_softnet_processed_total", L("cpu", "0"), 16);
     assert_sample(b, "node_softnet_processed_total", L("cpu", "1"), 255);
@@ -495,7 +495,7 @@ static void test_partial_files(void **state)
     tree_new(&t);
     tree_put(&t, "/sys/net/netfilter/nf_conntrack_max", "65536\n");
     tree_put(&t, "/sys/kernel/random/poolsize", "256\n");
-    coll_env e = {t.dir, t.dir, "", 0, NULL};
+    coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_conntrack(&e, b), 0);
     assert_int_equal(coll_entropy(&e, b), 0);
     assert_sample(b, "node_nf_conntrack_entries_limit", NULL, 65536);
@@ -567,7 +567,7 @@ static void test_malformed_cases(void **state)
         tree t;
         tree_new(&t);
         tree_put(&t, cases[i].rel, cases[i].text);
-        coll_env e = {t.dir, t.dir, "", 0, NULL};
+        coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
         batch_reset(b, 0);
         int rc = cases[i].fn(&e, b);
         tree_free(&t);
@@ -591,7 +591,7 @@ static void test_too_large(void **state)
     tree t;
     tree_new(&t);
     tree_put(&t, "/vmstat", text);
-    coll_env e = {t.dir, t.dir, "", 0, NULL};
+    coll_env e = {t.dir, t.dir, "", 0, NULL, NULL, 0};
     assert_int_equal(coll_vmstat(&e, b), -EFBIG);
     tree_free(&t);
 }

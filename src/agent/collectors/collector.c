@@ -17,29 +17,32 @@
 #include <unistd.h>
 
 const coll_def coll_table[] = {
-    {"cpu", coll_cpu, 1},
-    {"stat", coll_stat, 1},
-    {"loadavg", coll_loadavg, 1},
-    {"meminfo", coll_meminfo, 1},
-    {"pressure", coll_pressure, 1},
-    {"diskstats", coll_diskstats, 1},
-    {"filesystem", coll_filesystem, 1},
-    {"netdev", coll_netdev, 1},
+    {"cpu", coll_cpu, 1, NULL},
+    {"stat", coll_stat, 1, NULL},
+    {"loadavg", coll_loadavg, 1, NULL},
+    {"meminfo", coll_meminfo, 1, NULL},
+    {"pressure", coll_pressure, 1, NULL},
+    {"diskstats", coll_diskstats, 1, NULL},
+    {"filesystem", coll_filesystem, 1, NULL},
+    {"netdev", coll_netdev, 1, NULL},
     /* Reading /proc/<pid>/stat for every process costs more than all the others together
      * (about 7 us per process): every 10 s keeps the agent within its CPU budget. */
-    {"processes", coll_processes, 10},
-    {"time", coll_time, 1},
+    {"processes", coll_processes, 10, NULL},
+    {"time", coll_time, 1, NULL},
     /* Host identity changes at most on reboot. */
-    {"uname", coll_uname, 60},
-    {"filefd", coll_filefd, 1},
-    {"vmstat", coll_vmstat, 1},
-    {"netstat", coll_netstat, 1},
-    {"sockstat", coll_sockstat, 1},
-    {"softnet", coll_softnet, 1},
-    {"entropy", coll_entropy, 1},
-    {"conntrack", coll_conntrack, 1},
-    {"schedstat", coll_schedstat, 1},
-    {NULL, NULL, 0},
+    {"uname", coll_uname, 60, NULL},
+    {"filefd", coll_filefd, 1, NULL},
+    {"vmstat", coll_vmstat, 1, NULL},
+    {"netstat", coll_netstat, 1, NULL},
+    {"sockstat", coll_sockstat, 1, NULL},
+    {"softnet", coll_softnet, 1, NULL},
+    {"entropy", coll_entropy, 1, NULL},
+    {"conntrack", coll_conntrack, 1, NULL},
+    {"schedstat", coll_schedstat, 1, NULL},
+    {"containers", coll_containers, 1, coll_containers_free},
+    {"procs", coll_procs, 1, coll_procs_free},
+    {"libvirt", coll_libvirt, 1, coll_libvirt_free},
+    {NULL, NULL, 0, NULL},
 };
 
 #define COLL_N (sizeof coll_table / sizeof coll_table[0])
@@ -82,6 +85,7 @@ struct coll_cache {
     cache_slot v[CACHE_SLOTS];
     size_t n;
     uint64_t round;
+    void *state[COLL_N]; /* each collector's state between rounds */
 };
 
 int coll_cache_new(coll_cache **out)
@@ -101,6 +105,9 @@ void coll_cache_free(coll_cache *c)
 {
     if (!c)
         return;
+    for (size_t i = 0; i < COLL_N; i++)
+        if (c->state[i] && coll_table[i].free_state)
+            coll_table[i].free_state(c->state[i]);
     while (c->n)
         cache_drop(c, c->n - 1);
     mem_free(c);
@@ -227,7 +234,13 @@ int coll_run_all(const coll_env *env, const char *const *enabled, batch *b)
             continue;
         if (coll_table[i].every > 1 && env->round % coll_table[i].every != 0)
             continue;
-        int rc = coll_table[i].fn(env, b);
+        /* The collector's state lives in the cache; without one, for this call only. */
+        void *scratch = NULL;
+        coll_env e = *env;
+        e.state = env->cache ? &env->cache->state[i] : &scratch;
+        int rc = coll_table[i].fn(&e, b);
+        if (scratch && coll_table[i].free_state)
+            coll_table[i].free_state(scratch);
         if (rc == 0)
             continue;
         failed++;

@@ -23,6 +23,11 @@ typedef struct coll_env {
     const char *root;  /* "" on a live host: prefix for filesystem mount points (statvfs) */
     uint64_t round;    /* collection round; a collector with every = N runs when round % N == 0 */
     coll_cache *cache; /* NULL: open every file every time (tests, --once) */
+    /* The running collector's own state between rounds (rates, name caches), or NULL before
+     * its first round. coll_run_all keeps it in the cache (without a cache it lives for one
+     * call) and frees it with the collector's free_state. */
+    void **state;
+    int64_t now_ms;    /* the round's time stamp (wall clock, ms) */
 } coll_env;
 
 /* Creates an empty descriptor cache. Returns 0 or -ENOMEM. Free with coll_cache_free. */
@@ -36,6 +41,7 @@ typedef struct coll_def {
     const char *name; /* "cpu", "meminfo", ... as given to --collectors */
     coll_fn fn;
     unsigned every;   /* run every N rounds (expensive or slowly changing sources) */
+    void (*free_state)(void *state); /* NULL: the collector keeps no state */
 } coll_def;
 
 /* All collectors, terminated by an entry whose name is NULL. */

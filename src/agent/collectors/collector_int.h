@@ -20,6 +20,16 @@
 /* Room for a path built from a root prefix and a relative path. */
 #define COLL_PATH_MAX 4096
 
+/* Containers (cgroups + container engines), per-process and per-application figures with the
+ * top consumers, and libvirt domains: collectors with state between rounds (free functions
+ * accept NULL). */
+int coll_containers(const coll_env *env, batch *b);
+void coll_containers_free(void *state);
+int coll_procs(const coll_env *env, batch *b);
+void coll_procs_free(void *state);
+int coll_libvirt(const coll_env *env, batch *b);
+void coll_libvirt_free(void *state);
+
 /* Reads (through env->cache when set) the whole file root + rel (rel starts with '/') into dst, NUL-terminated, looping until
  * end of file; *len gets the byte count without the NUL. Use it for files the kernel produces
  * record by record (/proc/diskstats, /proc/net/dev, mounts), where one read() returns at most

@@ -1,0 +1,2 @@
+/* engines: placeholder, being written. */
+#include <stddef.h>
