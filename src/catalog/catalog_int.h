@@ -21,6 +21,7 @@ struct cat_store {
     sqlite3 *db;
     pthread_mutex_t mu; /* one operation (and transaction) at a time */
     int version;
+    int64_t archive_after_ms; /* child devices not reported for this long are archived */
     pthread_mutex_t thr_mu;
     cat_throttle_slot *throttle; /* CAT_THROTTLE_SLOTS, allocated on first failure */
 };

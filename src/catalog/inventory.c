@@ -201,6 +201,15 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
         mid = NULL;
     if (dmi && !*dmi)
         dmi = NULL;
+    /* Hypervisors and DMI disagree on the case of UUIDs: compare them in lower case. */
+    char dmi_lc[80];
+    if (dmi) {
+        size_t i = 0;
+        for (; dmi[i] && i + 1 < sizeof dmi_lc; i++)
+            dmi_lc[i] = (char)tolower((unsigned char)dmi[i]);
+        dmi_lc[i] = '\0';
+        dmi = dmi_lc;
+    }
 
     const cat_model *dm = cat_model_find("device"), *am = cat_model_find("agent"),
                     *tm = cat_model_find("token");
@@ -215,7 +224,9 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
     /* The device: by machine id or DMI UUID, then by host name, then by name. */
     if (!rc && !(rc = find_id(s, r, "SELECT id FROM device WHERE machine_id = ?", mid, &dev)) &&
         !dev)
-        rc = find_id(s, r, "SELECT id FROM device WHERE machine_id = ?", dmi, &dev);
+        rc = find_id(s, r,
+                     "SELECT id FROM device WHERE dmi_uuid = ?1 OR machine_id = ?1 ORDER BY id",
+                     dmi, &dev);
     if (!rc && !dev)
         rc = find_id(s, r, "SELECT id FROM device WHERE hostname = ? ORDER BY id", host, &dev);
     if (!rc && !dev)
@@ -224,9 +235,17 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
         json_t *d = json_pack("{ss ss ss}", "name", host, "kind", "server", "hostname", host);
         if (d && (mid || dmi))
             json_object_set_new(d, "machine_id", json_string(mid ? mid : dmi));
+        if (d && dmi)
+            json_object_set_new(d, "dmi_uuid", json_string(dmi));
         rc = d ? cat__insert(s, dm, actor, d, &dev, NULL, 0, r) : -ENOMEM;
         json_decref(d);
     }
+    /* Remember the hardware UUID, so that a hypervisor reporting this machine as its VM
+     * finds this record. */
+    if (!rc && dmi)
+        rc = cat__exec(s, r, "si",
+                       "UPDATE device SET dmi_uuid = ? WHERE id = ? AND coalesce(dmi_uuid, '') = ''",
+                       dmi, dev);
     if (!rc && !ag) {
         /* Agent names are unique; a second machine with the same host name gets a suffix. */
         char name[160];
@@ -276,27 +295,164 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
 
 /* ---------------------------------------------------------------- inventory */
 
-int cat_inventory_put(cat_store *s, int64_t agent, const json_t *doc, int *stored,
+/* ---------------------------------------------------------------- child devices */
+
+#define CHILDREN_MAX 4096
+
+/* A container id or VM UUID: 1 to 128 letters, digits and . _ : -, compared in lower case. */
+static int child_key(const char *in, char *out, size_t cap)
+{
+    size_t n = in ? strlen(in) : 0;
+    if (n == 0 || n > 128 || n >= cap)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)in[i]) && !strchr("._:-", in[i]))
+            return -EINVAL;
+        out[i] = (char)tolower((unsigned char)in[i]);
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* Writes the device name of a child: "<host>/<name>" with control characters dropped. */
+static void child_name(const char *host, const char *name, const char *key, char *out,
+                       size_t cap)
+{
+    size_t n = (size_t)snprintf(out, cap, "%.80s/", host);
+    const char *src = name && *name ? name : key;
+    if (*src == '/')
+        src++; /* Docker reports names as "/web" */
+    for (; *src && n + 1 < cap && n < 190; src++)
+        if ((unsigned char)*src >= 0x20)
+            out[n++] = *src;
+    out[n] = '\0';
+}
+
+/* Upserts the containers (kind container, keyed by id in machine_id) or VMs (kind vm, keyed
+ * by UUID in dmi_uuid, so the agent inside the VM finds the same record) an agent reports as
+ * children of its device, refreshes their last_seen, and archives the children of that kind
+ * not reported for the store's archive_after. Caller holds the lock and a transaction. */
+static int children_sync(cat_store *s, int64_t host, const char *actor, const json_t *list,
+                         const char *kind, const char *keyname, int64_t now, cat_result *r)
+{
+    const cat_model *dm = cat_model_find("device");
+    const int vm = !strcmp(kind, "vm");
+    char hostname[100] = "host";
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (!json_is_array(list) || json_array_size(list) > CHILDREN_MAX)
+        return field_err(r, vm ? "vms" : "containers", "must be an array of at most 4096 objects");
+    if (!(rc = cat__prepare(s, r, "SELECT name FROM device WHERE id = ?", &st))) {
+        sqlite3_bind_int64(st, 1, host);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(hostname, sizeof hostname, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    for (size_t i = 0; i < json_array_size(list) && !rc; i++) {
+        json_t *item = json_array_get(list, i);
+        char key[160], name[200];
+        if (child_key(json_string_value(json_object_get(item, keyname)), key, sizeof key)) {
+            char f[40];
+            snprintf(f, sizeof f, "%s[%zu].%s", vm ? "vms" : "containers", i, keyname);
+            return field_err(r, f, "1 to 128 letters, digits and . _ : -");
+        }
+        int64_t id = 0, parent = 0;
+        int archived = 0;
+        if ((rc = cat__prepare(s, r,
+                               "SELECT id, coalesce(parent, 0), coalesce(archived, 0) FROM device "
+                               "WHERE machine_id = ?1 OR dmi_uuid = ?1 ORDER BY id LIMIT 1",
+                               &st)))
+            break;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            id = sqlite3_column_int64(st, 0);
+            parent = sqlite3_column_int64(st, 1);
+            archived = sqlite3_column_int(st, 2);
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (!id) {
+            int64_t taken = 0;
+            child_name(hostname, json_string_value(json_object_get(item, "name")), key, name,
+                       sizeof name);
+            if ((rc = find_id(s, r, "SELECT id FROM device WHERE name = ?", name, &taken)))
+                break;
+            if (taken) {
+                size_t l = strlen(name);
+                snprintf(name + l, sizeof name - l, "-%.8s", key);
+            }
+            json_t *d = json_pack("{ss ss sI ss}", "name", name, "kind", kind, "parent",
+                                  (json_int_t)host, vm ? "dmi_uuid" : "machine_id", key);
+            rc = d ? cat__insert(s, dm, actor, d, &id, NULL, 0, r) : -ENOMEM;
+            json_decref(d);
+        } else if (parent != host || archived) {
+            /* Back again, or moved to another host (a migrated VM). */
+            json_t *p = json_pack("{sI sb}", "parent", (json_int_t)host, "archived", 0);
+            rc = p ? cat__patch(s, dm, actor, id, p, r) : -ENOMEM;
+            json_decref(p);
+        }
+        /* last_seen is runtime information: no new version, no audit entry each time. */
+        if (!rc)
+            rc = cat__exec(s, r, "ii", "UPDATE device SET last_seen = ? WHERE id = ?", now, id);
+    }
+    int64_t *gone = NULL;
+    size_t ngone = 0, cap = 0;
+    if (!rc && !(rc = cat__prepare(s, r,
+                                   "SELECT id FROM device WHERE parent = ? AND kind = ? AND "
+                                   "coalesce(archived, 0) = 0 AND coalesce(last_seen, 0) < ?",
+                                   &st))) {
+        sqlite3_bind_int64(st, 1, host);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now - s->archive_after_ms);
+        while (!rc && sqlite3_step(st) == SQLITE_ROW)
+            if (mem_grow((void **)&gone, &cap, ngone + 1, sizeof *gone, 16))
+                rc = -ENOMEM;
+            else
+                gone[ngone++] = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    for (size_t i = 0; i < ngone && !rc; i++) {
+        json_t *p = json_pack("{sb}", "archived", 1);
+        rc = p ? cat__patch(s, dm, actor, gone[i], p, r) : -ENOMEM;
+        json_decref(p);
+    }
+    mem_free(gone);
+    return rc;
+}
+
+int cat_inventory_put(cat_store *s, int64_t agent, const json_t *in, int *stored,
                       cat_result *r)
 {
     sqlite3_stmt *st = NULL;
-    char *text = NULL, hash[65];
+    char *text = NULL, hash[65], actor[120] = "agent";
     int64_t dev = 0;
+    json_t *doc = NULL;
     *stored = 0;
-    if (!json_is_object(doc))
+    if (!json_is_object(in))
         return field_err(r, "_", "the inventory must be a JSON object");
-    if (!(text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)))
+    /* Containers and VMs become child devices; the history keeps the host's own inventory. */
+    json_t *containers = json_object_get(in, "containers"), *vms = json_object_get(in, "vms");
+    if (!(doc = json_copy((json_t *)in)))
         return -ENOMEM;
+    json_object_del(doc, "containers");
+    json_object_del(doc, "vms");
+    if (!(text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+        json_decref(doc);
+        return -ENOMEM;
+    }
     cat__hash_secret(text, hash);
     int rc = cat__begin(s, r);
     if (rc) {
         free(text);
         return rc;
     }
-    if (!(rc = cat__prepare(s, r, "SELECT device FROM agent WHERE id = ?", &st))) {
+    if (!(rc = cat__prepare(s, r, "SELECT device, name FROM agent WHERE id = ?", &st))) {
         sqlite3_bind_int64(st, 1, agent);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
             dev = sqlite3_column_int64(st, 0);
+            snprintf(actor, sizeof actor, "agent:%s", (const char *)sqlite3_column_text(st, 1));
+        }
         sqlite3_finalize(st);
         st = NULL;
         if (!dev) {
@@ -317,6 +473,7 @@ int cat_inventory_put(cat_store *s, int64_t agent, const json_t *doc, int *store
         st = NULL;
     }
     if (!rc && !same) {
+        /* The host's own kind is learned from the document (containers/vms left out). */
         rc = cat__exec(s, r, "iiiss",
                        "INSERT INTO inventory(device, agent, ts, hash, doc) VALUES (?, ?, ?, ?, ?)",
                        dev, agent, timeutil_now_ms(), hash, text);
@@ -331,8 +488,14 @@ int cat_inventory_put(cat_store *s, int64_t agent, const json_t *doc, int *store
                            "UPDATE device SET kind = ? WHERE id = ? AND kind = 'server'", kind,
                            dev);
     }
+    int64_t now = timeutil_now_ms();
+    if (!rc && containers)
+        rc = children_sync(s, dev, actor, containers, "container", "id", now, r);
+    if (!rc && vms)
+        rc = children_sync(s, dev, actor, vms, "vm", "uuid", now, r);
     rc = cat__end(s, rc, r);
     free(text);
+    json_decref(doc);
     return rc;
 }
 

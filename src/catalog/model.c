@@ -96,6 +96,11 @@ static const cat_field device_fields[] = {
     {.name = "groups", .type = CAT_REFS, .title = "Visible to groups", .ref = "group",
      .on_delete = CAT_CASCADE},
     {.name = "archived", .type = CAT_BOOL, .title = "Archived", .dflt = "false"},
+    /* Schema version 2: containers and VMs reported by agents become child devices. */
+    {.name = "dmi_uuid", .type = CAT_STRING, .flags = IDX, .title = "DMI UUID",
+     .help = "The hardware UUID; for a VM the hypervisor's domain UUID", .since = 2},
+    {.name = "last_seen", .type = CAT_TIME, .flags = LIST | RO, .title = "Last seen",
+     .help = "When an agent last reported this container or VM", .since = 2},
 };
 
 static const cat_field endpoint_fields[] = {

@@ -209,8 +209,12 @@ static void migration_sql(buf *b, int v)
                 if (f->since != v)
                     continue;
                 if (f->type != CAT_REFS) {
+                    /* col_decl writes ", name TYPE ..." for CREATE TABLE: drop the comma. */
                     buf_printf(b, "ALTER TABLE \"%s\" ADD COLUMN", m->name);
+                    size_t at = b->len;
                     col_decl(b, f);
+                    if (!b->err && b->len > at && b->data[at] == ',')
+                        b->data[at] = ' ';
                     buf_puts(b, ";\n");
                 }
                 index_sql(b, m, f);
@@ -271,6 +275,7 @@ int cat_store_open(cat_store **out, const char *path, char *err, size_t errlen)
         return -ENOMEM;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->thr_mu, NULL);
+    s->archive_after_ms = 3600000;
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
@@ -314,6 +319,11 @@ void cat_store_close(cat_store *s)
 int cat_store_version(cat_store *s)
 {
     return s->version;
+}
+
+void cat_store_set_archive_after(cat_store *s, int64_t ms)
+{
+    s->archive_after_ms = ms;
 }
 
 /* ---------------------------------------------------------------- values <-> columns */

@@ -46,6 +46,9 @@ int cat_store_open(cat_store **out, const char *path, char *err, size_t errlen);
 void cat_store_close(cat_store *s);
 /* The schema version of the open file. */
 int cat_store_version(cat_store *s);
+/* Child devices (containers, VMs) an agent stopped reporting are archived after this long
+ * (default 1 hour). */
+void cat_store_set_archive_after(cat_store *s, int64_t ms);
 
 /* A list request: filters as name=value pairs (field names of the model, or id), an
  * optional substring search over string fields, sort ("name" or "-name"), paging. */

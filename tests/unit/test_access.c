@@ -372,6 +372,90 @@ static void test_inventory(void **state)
     json_decref(d2);
 }
 
+static void test_children(void **state)
+{
+    ctx *c = *state;
+    cat_enrollment e, ev;
+    cat_result r = {0};
+    json_error_t je;
+    int stored;
+    assert_int_equal(enroll(c->s, "{\"hostname\":\"hv-1\",\"machine_id\":\"aaaa\"}", &e, &r), 0);
+    json_t *d1 = json_loads(
+        "{\"os\":{\"id\":\"debian\"},"
+        "\"containers\":[{\"id\":\"c1c1c1\",\"name\":\"/web\"},{\"id\":\"c2c2c2\",\"name\":\"db\"}],"
+        "\"vms\":[{\"uuid\":\"0F0E0D0C-0000-4000-8000-000000000001\",\"name\":\"vm-a\"}]}",
+        0, &je);
+    assert_non_null(d1);
+    assert_int_equal(cat_inventory_put(c->s, e.agent, d1, &stored, &r), 0);
+    json_t *rows = NULL;
+    char host[24];
+    snprintf(host, sizeof host, "%lld", (long long)e.device);
+    const char *keys[1] = {"parent"}, *vals[1] = {host};
+    cat_query q = {.keys = keys, .vals = vals, .n = 1, .sort = "name"};
+    int64_t total;
+    assert_int_equal(cat_list(c->s, cat_model_find("device"), &ADMIN, &q, &rows, &total, &r), 0);
+    assert_int_equal(total, 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "name")),
+                        "hv-1/db");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "name")),
+                        "hv-1/vm-a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "kind")), "vm");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 2), "name")),
+                        "hv-1/web");
+    assert_true(json_is_string(json_object_get(json_array_get(rows, 2), "last_seen")));
+    int64_t web = json_integer_value(json_object_get(json_array_get(rows, 2), "id"));
+    int64_t vm = json_integer_value(json_object_get(json_array_get(rows, 1), "id"));
+    json_decref(rows);
+    /* The host's history does not carry the children. */
+    json_t *latest = NULL;
+    assert_int_equal(cat_inventory_latest(c->s, &ADMIN, e.device, &latest, &r), 0);
+    assert_null(json_object_get(json_object_get(latest, "doc"), "containers"));
+    json_decref(latest);
+    /* Reported again: no new devices. web disappears: archived once archive_after passed. */
+    cat_store_set_archive_after(c->s, 0);
+    json_t *d2 = json_loads("{\"os\":{\"id\":\"debian\"},"
+                            "\"containers\":[{\"id\":\"c2c2c2\",\"name\":\"db\"}]}",
+                            0, &je);
+    usleep(2000);
+    assert_int_equal(cat_inventory_put(c->s, e.agent, d2, &stored, &r), 0);
+    json_t *o = NULL;
+    assert_int_equal(cat_get(c->s, cat_model_find("device"), &ADMIN, web, &o, &r), 0);
+    assert_true(json_is_true(json_object_get(o, "archived")));
+    json_decref(o);
+    /* The VM list was absent in this report: VMs are left alone. */
+    assert_int_equal(cat_get(c->s, cat_model_find("device"), &ADMIN, vm, &o, &r), 0);
+    assert_false(json_is_true(json_object_get(o, "archived")));
+    json_decref(o);
+    /* Back again: unarchived, same record. */
+    assert_int_equal(cat_inventory_put(c->s, e.agent, d1, &stored, &r), 0);
+    assert_int_equal(cat_get(c->s, cat_model_find("device"), &ADMIN, web, &o, &r), 0);
+    assert_false(json_is_true(json_object_get(o, "archived")));
+    json_decref(o);
+    /* An agent inside the VM (DMI UUID in its own case) enrolls onto the same record. */
+    assert_int_equal(enroll(c->s,
+                            "{\"hostname\":\"vm-a\",\"machine_id\":\"bbbb\","
+                            "\"dmi_uuid\":\"0f0e0d0c-0000-4000-8000-000000000001\"}",
+                            &ev, &r),
+                     0);
+    assert_int_equal(ev.device, vm);
+    /* Hostile child lists. */
+    static const char *bad[] = {
+        "{\"containers\":{}}",
+        "{\"containers\":[{\"id\":\"../x\"}]}",
+        "{\"containers\":[{\"name\":\"no id\"}]}",
+        "{\"vms\":[{\"uuid\":7}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *in = json_loads(bad[i], 0, &je);
+        assert_int_equal(cat_inventory_put(c->s, e.agent, in, &stored, &r), -EINVAL);
+        assert_non_null(r.errors);
+        cat_result_clear(&r);
+        json_decref(in);
+    }
+    json_decref(d1);
+    json_decref(d2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_throttle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enroll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_children, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

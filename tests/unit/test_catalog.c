@@ -744,6 +744,21 @@ static void test_migrations(void **state)
     /* Reopening applies nothing and keeps the data. */
     assert_int_equal(cat_store_open(&c->s, c->path, err, sizeof err), 0);
     assert_int_equal(list(c->s, &ADMIN, "device", "name", "keep-me", NULL, NULL, NULL), 1);
+    /* A version 1 file (before device.dmi_uuid and device.last_seen) is migrated in place. */
+    char *emsg0 = NULL;
+    assert_int_equal(sqlite3_exec(c->s->db,
+                                  "DROP INDEX \"device_dmi_uuid_ix\";"
+                                  "ALTER TABLE device DROP COLUMN dmi_uuid;"
+                                  "ALTER TABLE device DROP COLUMN last_seen;"
+                                  "PRAGMA user_version = 1",
+                                  NULL, NULL, &emsg0),
+                     SQLITE_OK);
+    cat_store_close(c->s);
+    assert_int_equal(cat_store_open(&c->s, c->path, err, sizeof err), 0);
+    assert_int_equal(cat_store_version(c->s), 2);
+    assert_int_equal(list(c->s, &ADMIN, "device", "name", "keep-me", NULL, NULL, NULL), 1);
+    create(c->s, &ADMIN, "device", "{\"name\":\"after-v2\",\"dmi_uuid\":\"abc\"}");
+    assert_int_equal(list(c->s, &ADMIN, "device", "dmi_uuid", "abc", NULL, NULL, NULL), 1);
     /* A file from a newer dashdot is refused with a clear message. */
     char *emsg = NULL;
     assert_int_equal(sqlite3_exec(c->s->db, "PRAGMA user_version = 999", NULL, NULL, &emsg),
