@@ -43,6 +43,8 @@ static void usage(FILE *f, const char *cmd)
             "  --config FILE              ini file with [server] and [storage] sections (keys as\n"
             "                             the options above, without the dashes)\n"
             "  --threads N                HTTP worker threads (default: number of CPUs)\n"
+            "  --catalog.archive-after DUR  archive containers and VMs agents stopped reporting\n"
+            "                             after this long (default 1h)\n"
             "  --auth.anonymous-read WHEN metric reads (query API, live stream, /metrics)\n"
             "                             without login or token: auto (only when listening\n"
             "                             on loopback; the default), yes, no\n"
@@ -133,6 +135,14 @@ static int set_option(server_opts *o, const char *cmd, const char *name, const c
         t->wal_fsync_ms = strcmp(val, "0") ? ms : -1;
         return 0;
     }
+    if (!strcmp(name, "catalog.archive-after")) {
+        if (timeutil_parse_duration(val, &o->archive_after_ms) || o->archive_after_ms < 1000) {
+            fprintf(stderr, "dashdot %s: invalid --catalog.archive-after \"%s\" (a duration of at "
+                            "least 1s, e.g. 1h)\n", cmd, val);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (!strcmp(name, "auth.anonymous-read")) {
         if (!strcmp(val, "auto"))
             o->anonymous_read = -1;
@@ -212,7 +222,8 @@ int server_parse_args(int argc, char **argv, server_opts *o)
                                   "retention.raw",    "retention.1m",  "retention.1h",
                                   "retention.raw-size", "retention.1m-size",
                                   "retention.1h-size", "wal.fsync",     "threads",
-                                  "log-level",        "config",        "auth.anonymous-read"};
+                                  "log-level",        "config",        "auth.anonymous-read",
+                                  "catalog.archive-after"};
     enum { NOPTS = sizeof names / sizeof names[0] };
     struct option longopts[NOPTS + 2];
     for (int i = 0; i < NOPTS; i++)
@@ -224,6 +235,7 @@ int server_parse_args(int argc, char **argv, server_opts *o)
     o->data = "data";
     o->store.background = 1;
     o->anonymous_read = -1;
+    o->archive_after_ms = 3600000;
     /* The config file first, so that the command line wins. */
     for (int i = 1; i < argc; i++) {
         const char *file = NULL;
@@ -315,6 +327,7 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         log_error("%s", err);
         return rc;
     }
+    cat_store_set_archive_after(cat, o->archive_after_ms);
     if ((rc = cat_access_first_admin(cat, admin_pw, sizeof admin_pw)) < 0) {
         cat_store_close(cat);
         return rc;
