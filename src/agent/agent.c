@@ -49,6 +49,9 @@
 #define AUTH_RETRY_MS 60000 /* after a refused token: an operator has to act */
 #define INV_BACKOFF_MIN_MS 1000
 #define INV_BACKOFF_MAX_MS 300000
+/* How often (in rounds) the containers and VMs the collectors see are compared with the last
+ * inventory, so that a new or vanished one reaches the catalog within seconds. */
+#define CHILDREN_CHECK_ROUNDS 10
 
 typedef enum auth_mode {
     AUTH_PLAIN, /* the given token as is: --no-enroll, a full write URL, or no enrollment
@@ -92,6 +95,7 @@ typedef struct agent {
     inventory_opts inv_opts;
     buf inv_doc;
     uint64_t inv_accepted_hash, inv_inflight_hash;
+    uint64_t children_hash; /* the containers and VMs of the last inventory collected */
     int inv_have_accepted;
     int inv_disabled; /* the server has no inventory endpoint */
     int64_t inv_backoff_ms;
@@ -596,6 +600,61 @@ static void on_inv_done(void *ctx, sender_result r, long status, const char *msg
     inv_schedule(a, a->o.inventory_interval_ms);
 }
 
+/* The containers and VMs the collectors know (as an object with "containers" and/or "vms"),
+ * serialised into out when given and hashed into *hash. Returns 0 or -errno. */
+static int children_json(agent *a, char **out, uint64_t *hash)
+{
+    json_t *ch = json_object();
+    if (!ch)
+        return -ENOMEM;
+    int rc = coll_children(a->env.cache, ch);
+    char *text = rc ? NULL : json_dumps(ch, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(ch);
+    if (rc)
+        return rc;
+    if (!text)
+        return -ENOMEM;
+    *hash = inventory_hash(text, strlen(text));
+    if (out)
+        *out = text;
+    else
+        free(text);
+    return 0;
+}
+
+/* Appends the children's members to the inventory document in doc (a JSON object). */
+static int add_children(agent *a, buf *doc, uint64_t *hash)
+{
+    char *text = NULL;
+    int rc = children_json(a, &text, hash);
+    if (rc)
+        return rc;
+    /* Splice: "{...host...}" + "{...children...}" -> "{...host...,...children...}". */
+    size_t tl = strlen(text);
+    if (tl > 2 && doc->len >= 2 && doc->data[doc->len - 1] == '}') {
+        doc->data[--doc->len] = '\0';
+        if (doc->len > 1 && buf_putc(doc, ','))
+            rc = -ENOMEM;
+        else if (buf_append(doc, text + 1, tl - 1))
+            rc = -ENOMEM;
+    }
+    free(text);
+    return rc;
+}
+
+/* Every CHILDREN_CHECK_ROUNDS rounds: a container or VM came or went → inventory now. */
+static void check_children(agent *a)
+{
+    uint64_t h;
+    if (a->env.round % CHILDREN_CHECK_ROUNDS || a->inv_disabled || !a->auth_ready ||
+        !a->inv || sender_busy(a->inv) || children_json(a, NULL, &h))
+        return;
+    if (h != a->children_hash) {
+        a->children_hash = h;
+        inv_schedule(a, 0);
+    }
+}
+
 static void on_inv_timer(uv_timer_t *t)
 {
     agent *a = t->data;
@@ -607,6 +666,11 @@ static void on_inv_timer(uv_timer_t *t)
     int rc = inventory_collect(&a->inv_opts, &a->inv_doc);
     if (rc) {
         log_error("agent: cannot collect the inventory: %s", strerror(-rc));
+        inv_schedule(a, a->o.inventory_interval_ms);
+        return;
+    }
+    if ((rc = add_children(a, &a->inv_doc, &a->children_hash))) {
+        log_error("agent: cannot add containers and VMs to the inventory: %s", strerror(-rc));
         inv_schedule(a, a->o.inventory_interval_ms);
         return;
     }
@@ -721,6 +785,7 @@ static void on_tick(uv_timer_t *t)
     batch_reset(a->b, stamp);
     a->env.now_ms = stamp;
     coll_run_all(&a->env, a->o.collectors ? a->enabled : NULL, a->b);
+    check_children(a);
     a->env.round++;
     add_self_metrics(a);
     buf_reset(&a->encoded);

@@ -17,32 +17,32 @@
 #include <unistd.h>
 
 const coll_def coll_table[] = {
-    {"cpu", coll_cpu, 1, NULL},
-    {"stat", coll_stat, 1, NULL},
-    {"loadavg", coll_loadavg, 1, NULL},
-    {"meminfo", coll_meminfo, 1, NULL},
-    {"pressure", coll_pressure, 1, NULL},
-    {"diskstats", coll_diskstats, 1, NULL},
-    {"filesystem", coll_filesystem, 1, NULL},
-    {"netdev", coll_netdev, 1, NULL},
+    {"cpu", coll_cpu, 1, NULL, NULL},
+    {"stat", coll_stat, 1, NULL, NULL},
+    {"loadavg", coll_loadavg, 1, NULL, NULL},
+    {"meminfo", coll_meminfo, 1, NULL, NULL},
+    {"pressure", coll_pressure, 1, NULL, NULL},
+    {"diskstats", coll_diskstats, 1, NULL, NULL},
+    {"filesystem", coll_filesystem, 1, NULL, NULL},
+    {"netdev", coll_netdev, 1, NULL, NULL},
     /* Reading /proc/<pid>/stat for every process costs more than all the others together
      * (about 7 us per process): every 10 s keeps the agent within its CPU budget. */
-    {"processes", coll_processes, 10, NULL},
-    {"time", coll_time, 1, NULL},
+    {"processes", coll_processes, 10, NULL, NULL},
+    {"time", coll_time, 1, NULL, NULL},
     /* Host identity changes at most on reboot. */
-    {"uname", coll_uname, 60, NULL},
-    {"filefd", coll_filefd, 1, NULL},
-    {"vmstat", coll_vmstat, 1, NULL},
-    {"netstat", coll_netstat, 1, NULL},
-    {"sockstat", coll_sockstat, 1, NULL},
-    {"softnet", coll_softnet, 1, NULL},
-    {"entropy", coll_entropy, 1, NULL},
-    {"conntrack", coll_conntrack, 1, NULL},
-    {"schedstat", coll_schedstat, 1, NULL},
-    {"containers", coll_containers, 1, coll_containers_free},
-    {"procs", coll_procs, 1, coll_procs_free},
-    {"libvirt", coll_libvirt, 1, coll_libvirt_free},
-    {NULL, NULL, 0, NULL},
+    {"uname", coll_uname, 60, NULL, NULL},
+    {"filefd", coll_filefd, 1, NULL, NULL},
+    {"vmstat", coll_vmstat, 1, NULL, NULL},
+    {"netstat", coll_netstat, 1, NULL, NULL},
+    {"sockstat", coll_sockstat, 1, NULL, NULL},
+    {"softnet", coll_softnet, 1, NULL, NULL},
+    {"entropy", coll_entropy, 1, NULL, NULL},
+    {"conntrack", coll_conntrack, 1, NULL, NULL},
+    {"schedstat", coll_schedstat, 1, NULL, NULL},
+    {"containers", coll_containers, 1, coll_containers_free, NULL},
+    {"procs", coll_procs, 1, coll_procs_free, NULL},
+    {"libvirt", coll_libvirt, 1, coll_libvirt_free, NULL},
+    {NULL, NULL, 0, NULL, NULL},
 };
 
 #define COLL_N (sizeof coll_table / sizeof coll_table[0])
@@ -221,6 +221,17 @@ static int coll_enabled(const char *name, const char *const *enabled)
         if (strcmp(enabled[i], name) == 0)
             return 1;
     }
+    return 0;
+}
+
+int coll_children(coll_cache *c, json_t *inv)
+{
+    for (size_t i = 0; c && coll_table[i].name; i++)
+        if (coll_table[i].children && c->state[i]) {
+            int rc = coll_table[i].children(c->state[i], inv);
+            if (rc)
+                return rc;
+        }
     return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include "../batch.h"
 
+#include <jansson.h>
+
 #include <stdint.h>
 
 /* Open file descriptors of /proc and /sys files kept across rounds: re-reading an open file
@@ -36,16 +38,24 @@ int coll_cache_new(coll_cache **out);
 void coll_cache_free(coll_cache *c);
 
 typedef int (*coll_fn)(const coll_env *env, batch *b);
+/* Adds what a collector knows about child machines (the "containers" or "vms" array of the
+ * inventory document, see docs/catalog.md) to inv. Returns 0 or -ENOMEM. */
+typedef int (*coll_children_fn)(void *state, json_t *inv);
 
 typedef struct coll_def {
     const char *name; /* "cpu", "meminfo", ... as given to --collectors */
     coll_fn fn;
     unsigned every;   /* run every N rounds (expensive or slowly changing sources) */
     void (*free_state)(void *state); /* NULL: the collector keeps no state */
+    coll_children_fn children;       /* NULL: knows no child machines */
 } coll_def;
 
 /* All collectors, terminated by an entry whose name is NULL. */
 extern const coll_def coll_table[];
+
+/* Adds the child machines every stateful collector knows (from its last round) to the
+ * inventory object inv. Returns 0 or -ENOMEM. Loop thread. */
+int coll_children(coll_cache *c, json_t *inv);
 
 /* Runs every enabled collector into b. `enabled` is NULL (all) or a NULL-terminated list of
  * names. A failing collector is logged (once per distinct error) and the others still run.
