@@ -25,6 +25,9 @@
 #include "../lib/timeutil.h"
 #include "batch.h"
 #include "collectors/collector.h"
+#include "collectors/containers.h"
+#include "engines.h"
+#include "collectors/libvirt.h"
 #include "enroll.h"
 #include "inventory.h"
 #include "sender.h"
@@ -127,6 +130,15 @@ static void usage(FILE *f)
             "  --spool-max-bytes N   spool size cap; oldest batches dropped beyond (default 256MiB)\n"
             "  --instance NAME       instance label (default: host name)\n"
             "  --collectors LIST     comma-separated collectors (default: all)\n"
+            "  --libvirt-uri URI     libvirt connection for VM metrics (default\n"
+            "                        qemu:///system; \"none\" disables)\n"
+            "  --procs-group exe|user|cgroup  how the procs collector groups processes into\n"
+            "                        applications (default exe)\n"
+            "  --procs-top N         top consumers per resource, 1..100 (default 10)\n"
+            "  --container-labels LIST  container labels exported as container_label_<key>\n"
+            "                        (comma-separated keys; default none)\n"
+            "  --docker-socket PATH  Docker API socket (default /run/docker.sock; \"\" skips)\n"
+            "  --podman-socket PATH  podman API socket (default /run/podman/podman.sock)\n"
             "  --once                print one round in the text format and exit\n"
             "  --log-level LEVEL     debug, info, warn, error (default info)\n"
             "\n"
@@ -178,6 +190,11 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         {"state", required_argument, 0, 'D'},    {"no-enroll", no_argument, 0, 'N'},
         {"inventory-interval", required_argument, 0, 'I'},
         {"inventory", no_argument, 0, 'V'},      {"help", no_argument, 0, 'h'},
+        {"container-labels", required_argument, 0, 1001},
+        {"docker-socket", required_argument, 0, 1002},
+        {"podman-socket", required_argument, 0, 1003},
+        {"procs-group", required_argument, 0, 0x100}, {"procs-top", required_argument, 0, 0x101},
+        {"libvirt-uri", required_argument, 0, 'U'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->interval_ms = 1000;
@@ -188,6 +205,7 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
     o->rootfs = "";
     o->state_dir = "agent-state";
     o->inventory_interval_ms = 300000;
+    o->procs = (procs_opts){PROCS_GROUP_EXE, PROCS_TOP_DEFAULT};
     o->token = getenv("DASHDOT_TOKEN");
     optind = 1;
     opterr = 0;
@@ -261,6 +279,47 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
             }
             break;
         case 'V': o->inventory = 1; break;
+        case 1001: {
+            engines *e = NULL;
+            engines_opts eo = {"", "", optarg, 0};
+            int erc = engines_new(&e, &eo);
+            engines_free(e);
+            if (erc == -EINVAL) {
+                fprintf(stderr, "dashdot agent: invalid --container-labels \"%s\" (at most %d "
+                                "comma-separated label keys)\n", optarg, ENGINES_MAX_LABELS);
+                return -EINVAL;
+            }
+            o->container_labels = optarg;
+            break;
+        }
+        case 1002: o->docker_socket = optarg; break;
+        case 1003: o->podman_socket = optarg; break;
+        case 0x100:
+            if (procs_parse_group(optarg, &o->procs.group)) {
+                fprintf(stderr, "dashdot agent: invalid --procs-group \"%s\" (exe, user or "
+                                "cgroup)\n", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 0x101: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > PROCS_TOP_MAX) {
+                fprintf(stderr, "dashdot agent: invalid --procs-top \"%s\" (1 to %d)\n", optarg,
+                        PROCS_TOP_MAX);
+                return -EINVAL;
+            }
+            o->procs.top = (unsigned)v;
+            break;
+        }
+        case 'U':
+            if (!*optarg) {
+                fprintf(stderr, "dashdot agent: --libvirt-uri needs a URI (or \"none\")\n");
+                return -EINVAL;
+            }
+            o->libvirt_uri = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default:
             fprintf(stderr, "dashdot agent: unknown or incomplete option \"%s\"\n",
@@ -815,7 +874,10 @@ static void on_tick(uv_timer_t *t)
         log_info("agent: %zu samples per round, %llu batches delivered, %zu spooled",
                  batch_count(a->b), (unsigned long long)a->batches_sent, spool_count(a->sp));
     }
-    /* Next tick just after the next interval boundary. */
+    /* Next tick just after the next interval boundary. libuv measures timer delays from its
+     * cached loop time, which is as old as this round: refresh it, or a slow round makes the
+     * next one fire early. */
+    uv_update_time(&a->loop);
     int64_t after = timeutil_now_ms();
     int64_t next = (after / a->o.interval_ms + 1) * a->o.interval_ms + 2;
     uv_timer_start(&a->tick, on_tick, (uint64_t)(next - after), 0);
@@ -915,6 +977,7 @@ int agent_run(const agent_opts *opts)
     if (!a)
         return -ENOMEM;
     a->o = *opts;
+    coll_libvirt_set_uri(opts->libvirt_uri);
     buf_init(&a->encoded, 64u << 20);
     buf_init(&a->inflight, 64u << 20);
     buf_init(&a->enroll_body, 4096);
@@ -930,9 +993,12 @@ int agent_run(const agent_opts *opts)
         }
         goto out;
     }
+    engines_opts eo = {opts->docker_socket, opts->podman_socket, opts->container_labels, 0};
+    coll_containers_configure(&eo);
     a->env.proc = opts->proc_root;
     a->env.sys = opts->sys_root;
     a->env.root = opts->rootfs;
+    coll_procs_configure(&opts->procs);
     /* Every round allocates and frees the same few hundred KiB. Keeping freed memory in the
      * heap (instead of trimming it back to the kernel) spares the page faults of mapping it
      * in again each second. */

@@ -6,6 +6,8 @@
 #ifndef DD_AGENT_H
 #define DD_AGENT_H
 
+#include "collectors/procs.h"
+
 #include <stdint.h>
 
 typedef struct agent_opts {
@@ -22,6 +24,11 @@ typedef struct agent_opts {
     int64_t inventory_interval_ms; /* how often the inventory is collected (default 5 min) */
     int no_enroll;           /* never enroll: use token as is */
     int inventory;           /* print the inventory document and exit */
+    /* containers collector: label allow-list (comma-separated container label keys) and the
+     * engines' sockets (NULL: /run/docker.sock, /run/podman/podman.sock; "": not asked) */
+    const char *container_labels, *docker_socket, *podman_socket;
+    procs_opts procs;        /* --procs-group, --procs-top (default exe, 10) */
+    const char *libvirt_uri; /* VMs: libvirt URI (NULL: qemu:///system; "none": off) */
 } agent_opts;
 
 /* Parses `dashdot agent` arguments (argv[0] is "agent"). Returns 0, 1 after printing help,

@@ -358,10 +358,12 @@ static int children_sync(cat_store *s, int64_t host, const char *actor, const js
             return field_err(r, f, "1 to 128 letters, digits and . _ : -");
         }
         int64_t id = 0, parent = 0;
-        int archived = 0;
+        int archived = 0, renamed = 0;
+        const char *cname = json_string_value(json_object_get(item, "name"));
         if ((rc = cat__prepare(s, r,
-                               "SELECT id, coalesce(parent, 0), coalesce(archived, 0) FROM device "
-                               "WHERE machine_id = ?1 OR dmi_uuid = ?1 ORDER BY id LIMIT 1",
+                               "SELECT id, coalesce(parent, 0), coalesce(archived, 0), name "
+                               "FROM device WHERE machine_id = ?1 OR dmi_uuid = ?1 ORDER BY id "
+                               "LIMIT 1",
                                &st)))
             break;
         sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
@@ -369,13 +371,30 @@ static int children_sync(cat_store *s, int64_t host, const char *actor, const js
             id = sqlite3_column_int64(st, 0);
             parent = sqlite3_column_int64(st, 1);
             archived = sqlite3_column_int(st, 2);
+            /* Named after its id because the engine had not answered yet: the real name
+             * replaces it (a name someone gave it by hand stays). */
+            char byid[200];
+            child_name(hostname, NULL, key, byid, sizeof byid);
+            renamed = cname && *cname &&
+                      !strncmp((const char *)sqlite3_column_text(st, 3), byid, strlen(byid));
         }
         sqlite3_finalize(st);
         st = NULL;
+        if (id && renamed) {
+            int64_t taken = 0;
+            child_name(hostname, cname, key, name, sizeof name);
+            if (!(rc = find_id(s, r, "SELECT id FROM device WHERE name = ?", name, &taken)) &&
+                !taken) {
+                json_t *p = json_pack("{ss}", "name", name);
+                rc = p ? cat__patch(s, dm, actor, id, p, r) : -ENOMEM;
+                json_decref(p);
+            }
+            if (rc)
+                break;
+        }
         if (!id) {
             int64_t taken = 0;
-            child_name(hostname, json_string_value(json_object_get(item, "name")), key, name,
-                       sizeof name);
+            child_name(hostname, cname, key, name, sizeof name);
             if ((rc = find_id(s, r, "SELECT id FROM device WHERE name = ?", name, &taken)))
                 break;
             if (taken) {

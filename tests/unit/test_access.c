@@ -372,6 +372,19 @@ static void test_inventory(void **state)
     json_decref(d2);
 }
 
+/* Devices with this name. */
+static int64_t list(cat_store *s, const char *name)
+{
+    const char *keys[1] = {"name"}, *vals[1] = {name};
+    cat_query q = {.keys = keys, .vals = vals, .n = 1};
+    cat_result r = {0};
+    json_t *rows = NULL;
+    int64_t total = -1;
+    assert_int_equal(cat_list(s, cat_model_find("device"), &ADMIN, &q, &rows, &total, &r), 0);
+    json_decref(rows);
+    return total;
+}
+
 static void test_children(void **state)
 {
     ctx *c = *state;
@@ -438,6 +451,17 @@ static void test_children(void **state)
                             &ev, &r),
                      0);
     assert_int_equal(ev.device, vm);
+    /* A container first reported without a name (the engine had not answered) is named
+     * after its id, then renamed when the name arrives. */
+    json_t *d3 = json_loads("{\"containers\":[{\"id\":\"c3c3c3\"}]}", 0, &je);
+    json_t *d4 = json_loads("{\"containers\":[{\"id\":\"c3c3c3\",\"name\":\"/cache\"}]}", 0, &je);
+    assert_int_equal(cat_inventory_put(c->s, e.agent, d3, &stored, &r), 0);
+    assert_int_equal(list(c->s, "hv-1/c3c3c3"), 1);
+    assert_int_equal(cat_inventory_put(c->s, e.agent, d4, &stored, &r), 0);
+    assert_int_equal(list(c->s, "hv-1/c3c3c3"), 0);
+    assert_int_equal(list(c->s, "hv-1/cache"), 1);
+    json_decref(d3);
+    json_decref(d4);
     /* Hostile child lists. */
     static const char *bad[] = {
         "{\"containers\":{}}",

@@ -391,7 +391,9 @@ static void size_retention_keeps_total_under_limit(void **state)
     tsdb_close(c->db);
     tsdb_options o = {.dir = c->dir, .wal_fsync_ms = 3600000, .retention_bytes = {1000, 0, 0}};
     assert_int_equal(tsdb_open(&c->db, &o), 0);
-    append_range(c->db, T0, T0 + 11 * H, 10000);
+    /* 30 h span at least two 12 h compaction windows whatever the time of day, so more than
+     * one block exists and the oldest must go. */
+    append_range(c->db, T0, T0 + 30 * H, 10000);
     tsdb_maintain(c->db, timeutil_now_ms());
     tsdb_stats st;
     tsdb_get_stats(c->db, &st);

@@ -5,6 +5,7 @@
  * allocation: each file is read with open/read/close into a caller's stack buffer and parsed in
  * place with hand-written loops. */
 #include "collector_int.h"
+#include "containers.h"
 
 #include "../../lib/log.h"
 #include "../../lib/mem.h"
@@ -39,9 +40,9 @@ const coll_def coll_table[] = {
     {"entropy", coll_entropy, 1, NULL, NULL},
     {"conntrack", coll_conntrack, 1, NULL, NULL},
     {"schedstat", coll_schedstat, 1, NULL, NULL},
-    {"containers", coll_containers, 1, coll_containers_free, NULL},
+    {"containers", coll_containers, 1, coll_containers_free, coll_containers_children},
     {"procs", coll_procs, 1, coll_procs_free, NULL},
-    {"libvirt", coll_libvirt, 1, coll_libvirt_free, NULL},
+    {"libvirt", coll_libvirt, 1, coll_libvirt_free, coll_libvirt_children},
     {NULL, NULL, 0, NULL, NULL},
 };
 

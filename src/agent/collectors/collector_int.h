@@ -29,6 +29,8 @@ int coll_procs(const coll_env *env, batch *b);
 void coll_procs_free(void *state);
 int coll_libvirt(const coll_env *env, batch *b);
 void coll_libvirt_free(void *state);
+/* The VMs of the libvirt collector's last round as the inventory's "vms". */
+int coll_libvirt_children(void *state, json_t *inv);
 
 /* Reads (through env->cache when set) the whole file root + rel (rel starts with '/') into dst, NUL-terminated, looping until
  * end of file; *len gets the byte count without the NUL. Use it for files the kernel produces
