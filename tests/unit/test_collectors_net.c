@@ -12,6 +12,7 @@
 #include "agent/collectors/collector.h"
 #include "agent/collectors/collector_int.h"
 #include "lib/mem.h"
+#include "coll_assert.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,24 +26,8 @@ static const coll_env fx_bad = {FIXTURES "/bad/proc", FIXTURES "/bad/sys", "", 0
 static const coll_env fx_missing = {FIXTURES "/missing/proc", FIXTURES "/missing/sys", "", 0, NULL, NULL, 0};
 static const coll_env live = {"/proc", "/sys", "", 0, NULL, NULL, 0};
 
-#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* Asserts that the batch holds metric{labels} with exactly the value want. */
-#define assert_sample(b, metric, lbls, want)                                                       \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (!batch_find((b), (metric), (lbls), &v_))                                               \
-            fail_msg("no sample %s", (metric));                                                    \
-        if (v_ != (double)(want))                                                                  \
-            fail_msg("%s: got %.17g, want %.17g", (metric), v_, (double)(want));                   \
-    } while (0)
 
-#define assert_no_sample(b, metric, lbls)                                                          \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (batch_find((b), (metric), (lbls), &v_))                                                \
-            fail_msg("unexpected sample %s = %g", (metric), v_);                                   \
-    } while (0)
 
 /* The collectors under test, by name, for the table-driven cases. */
 static const struct {

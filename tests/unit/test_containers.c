@@ -17,6 +17,7 @@
 #include "agent/engines.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "coll_assert.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -44,23 +45,8 @@
     "cri-containerd-" CRI_ID ".scope"
 #define V1_CG "/docker/" V1_ID
 
-#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-#define assert_sample(b, metric, lbls, want)                                                       \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (!batch_find((b), (metric), (lbls), &v_))                                               \
-            fail_msg("no sample %s", (metric));                                                    \
-        if (v_ != (double)(want))                                                                  \
-            fail_msg("%s: got %.17g, want %.17g", (metric), v_, (double)(want));                   \
-    } while (0)
 
-#define assert_no_sample(b, metric, lbls)                                                          \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (batch_find((b), (metric), (lbls), &v_))                                                \
-            fail_msg("unexpected sample %s = %g", (metric), v_);                                   \
-    } while (0)
 
 /* No engine is asked unless a test says so. */
 static const engines_opts no_engines = {"", "", NULL, 0};

@@ -15,6 +15,7 @@
 #include "agent/collectors/libvirt.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "coll_assert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,27 +31,12 @@
 /* proc and sys roots without qemu cgroups, so the host's own never enter a test. */
 #define NOWHERE FIXTURES "/libvirt/nowhere"
 
-#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 #define WEB "domain", "web-1", "uuid", "6695eb01-f6a4-8304-79aa-97f2502e193f"
 #define DB "domain", "db-1", "uuid", "1b9f2c63-6e1f-4c2a-9d3e-5a7b8c9d0e1f"
 #define OLD "domain", "old-vm", "uuid", "e3a1d6b0-0000-4000-8000-00000000abcd"
 
-#define assert_sample(b, metric, lbls, want)                                                       \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (!batch_find((b), (metric), (lbls), &v_))                                               \
-            fail_msg("no sample %s", (metric));                                                    \
-        if (v_ != (double)(want))                                                                  \
-            fail_msg("%s: got %.17g, want %.17g", (metric), v_, (double)(want));                   \
-    } while (0)
 
-#define assert_no_sample(b, metric, lbls)                                                          \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (batch_find((b), (metric), (lbls), &v_))                                                \
-            fail_msg("unexpected sample %s = %g", (metric), v_);                                   \
-    } while (0)
 
 static int setup(void **state)
 {

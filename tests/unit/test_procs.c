@@ -16,6 +16,7 @@
 #include "agent/collectors/procs.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
+#include "coll_assert.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,24 +33,8 @@
 #define T1 1000000000
 #define T2 1000002000 /* 2 s after T1, as the fixtures' uptime says */
 
-#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* Asserts that the batch holds metric{labels} with the value want (relative error 1e-12). */
-#define assert_sample(b, metric, lbls, want)                                                       \
-    do {                                                                                           \
-        double v_, w_ = (double)(want);                                                            \
-        if (!batch_find((b), (metric), (lbls), &v_))                                               \
-            fail_msg("no sample %s", (metric));                                                    \
-        if (fabs(v_ - w_) > 1e-12 * fabs(w_))                                                      \
-            fail_msg("%s: got %.17g, want %.17g", (metric), v_, w_);                               \
-    } while (0)
 
-#define assert_no_sample(b, metric, lbls)                                                          \
-    do {                                                                                           \
-        double v_;                                                                                 \
-        if (batch_find((b), (metric), (lbls), &v_))                                                \
-            fail_msg("unexpected sample %s = %g", (metric), v_);                                   \
-    } while (0)
 
 typedef struct fx {
     batch *b;

@@ -626,6 +626,28 @@ out:
 }
 
 /* io.stat: "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0". */
+/* memory.stat (keys: v2 anon/file/inactive_file, v1 total_*): rss, cache and
+ * cAdvisor's working set — usage less the inactive file cache (0 if that is larger), when the
+ * usage (*cur) is known. A parse failure goes to *perr; emit failures are returned. */
+static int emit_memstat(emitter *e, char *buf, const char *const *keys, const uint64_t *cur,
+                        int *perr)
+{
+    uint64_t v[3];
+    unsigned have;
+    int rc = 0;
+    if ((*perr = parse_kv(buf, keys, 3, v, &have)))
+        return 0;
+    if (have & 1)
+        EMIT("container_memory_rss", NULL, NULL, (double)v[0]);
+    if (have & 2)
+        EMIT("container_memory_cache", NULL, NULL, (double)v[1]);
+    if ((have & 4) && cur)
+        EMIT("container_memory_working_set_bytes", NULL, NULL,
+             (double)(*cur > v[2] ? *cur - v[2] : 0));
+out:
+    return rc;
+}
+
 static int emit_io_v2(emitter *e, char *buf, int *err)
 {
     static const char *const keys[] = {"rbytes=", "wbytes=", "rios=", "wios="};
@@ -805,16 +827,8 @@ static int emit_v2(const coll_env *env, cstate *st, cont *c, emitter *e, int *er
     if ((r = read_limit(env, st, c, V2_MEMMAX, 0, 1, buf, err)))
         EMIT("container_spec_memory_limit_bytes", NULL, NULL, (double)c->limit[0]);
     if ((r = cread(env, st, c, V2_MEMSTAT, buf, sizeof buf)) == 0 &&
-        (r = parse_kv(buf, mem_keys, 3, v, &have)) == 0) {
-        if (have & 1)
-            EMIT("container_memory_rss", NULL, NULL, (double)v[0]);
-        if (have & 2)
-            EMIT("container_memory_cache", NULL, NULL, (double)v[1]);
-        /* cAdvisor's working set: usage less the inactive file cache (0 if that is larger). */
-        if ((have & 4) && have_cur)
-            EMIT("container_memory_working_set_bytes", NULL, NULL,
-                 (double)(cur > v[2] ? cur - v[2] : 0));
-    }
+        (rc = emit_memstat(e, buf, mem_keys, have_cur ? &cur : NULL, &r)))
+        goto out;
     note(err, r);
     if ((r = cread(env, st, c, V2_MEMEV, buf, sizeof buf)) == 0 &&
         (r = parse_kv(buf, ev_keys, 1, v, &have)) == 0 && have)
@@ -879,15 +893,8 @@ static int emit_v1(const coll_env *env, cstate *st, cont *c, emitter *e, int *er
         EMIT("container_spec_memory_limit_bytes", NULL, NULL,
              c->limit[0] >= (1ULL << 62) ? 0.0 : (double)c->limit[0]);
     if ((r = cread(env, st, c, V1_MEMSTAT, buf, sizeof buf)) == 0 &&
-        (r = parse_kv(buf, mem_keys, 3, v, &have)) == 0) {
-        if (have & 1)
-            EMIT("container_memory_rss", NULL, NULL, (double)v[0]);
-        if (have & 2)
-            EMIT("container_memory_cache", NULL, NULL, (double)v[1]);
-        if ((have & 4) && have_cur)
-            EMIT("container_memory_working_set_bytes", NULL, NULL,
-                 (double)(cur > v[2] ? cur - v[2] : 0));
-    }
+        (rc = emit_memstat(e, buf, mem_keys, have_cur ? &cur : NULL, &r)))
+        goto out;
     note(err, r);
     if ((r = cread(env, st, c, V1_OOM, buf, sizeof buf)) == 0 &&
         (r = parse_kv(buf, oom_keys, 1, v, &have)) == 0 && have)
