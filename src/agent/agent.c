@@ -535,7 +535,8 @@ static void on_enroll_timer(uv_timer_t *t)
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
-    enroll_identity id = {host, NULL, DD_VERSION, NULL};
+    /* One agent record per machine and instance: several agents may run on one host. */
+    enroll_identity id = {host, NULL, DD_VERSION, NULL, a->o.instance};
     if (inventory_machine_id(&a->inv_opts, machine_id, sizeof machine_id) == 0)
         id.machine_id = machine_id;
     if (inventory_dmi_uuid(&a->inv_opts, uuid, sizeof uuid) == 0)

@@ -92,6 +92,8 @@ int enroll_request_body(const enroll_identity *id, buf *out)
         return -EINVAL;
     if (id->dmi_uuid && *id->dmi_uuid && !uuid_like(id->dmi_uuid))
         return -EINVAL;
+    if (id->instance && *id->instance && !printable_ascii(id->instance, 200))
+        return -EINVAL;
     jsonw w;
     jsonw_init(&w, out);
     jsonw_obj_open(&w);
@@ -101,6 +103,8 @@ int enroll_request_body(const enroll_identity *id, buf *out)
     jsonw_kv_str(&w, "version", id->version);
     if (id->dmi_uuid && *id->dmi_uuid)
         jsonw_kv_str(&w, "dmi_uuid", id->dmi_uuid);
+    if (id->instance && *id->instance)
+        jsonw_kv_str(&w, "instance", id->instance);
     jsonw_obj_close(&w);
     return out->err;
 }

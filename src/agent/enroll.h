@@ -30,6 +30,7 @@ typedef struct enroll_identity {
     const char *machine_id; /* NULL or "": left out; else 32 lowercase hex digits */
     const char *version;    /* required: the agent's version, printable ASCII */
     const char *dmi_uuid;   /* NULL or "": left out; else a UUID */
+    const char *instance;   /* NULL or "": left out (the host name); else --instance, printable */
 } enroll_identity;
 
 /* True if tok is a token the server issues on enrollment: "ddt_" and then 4 to

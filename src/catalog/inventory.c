@@ -189,6 +189,8 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
     const char *mid = json_string_value(json_object_get(req, "machine_id"));
     const char *ver = json_string_value(json_object_get(req, "version"));
     const char *dmi = json_string_value(json_object_get(req, "dmi_uuid"));
+    json_t *instv = json_object_get(req, "instance");
+    const char *inst = json_string_value(instv);
     if (!host || cat_valid_rule(CAT_RULE_HOSTNAME, NULL, host, msg, sizeof msg))
         return field_err(r, "hostname", host ? msg : "required");
     if (mid && *mid && !plain(mid, 64, "-"))
@@ -197,6 +199,11 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
         return field_err(r, "dmi_uuid", "at most 64 letters, digits and dashes");
     if (ver && !plain(ver, 64, ".-+_~"))
         return field_err(r, "version", "at most 64 letters, digits and . - + _ ~");
+    if (instv && !json_is_null(instv) &&
+        (!inst || !*inst || strlen(inst) > 200 || strpbrk(inst, "\t\r\n")))
+        return field_err(r, "instance", "1 to 200 characters on one line");
+    if (inst && (!*inst || !strcmp(inst, host)))
+        inst = NULL; /* the default instance is the host name */
     if (mid && !*mid)
         mid = NULL;
     if (dmi && !*dmi)
@@ -217,10 +224,25 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
     int rc = cat__begin(s, r);
     if (rc)
         return rc;
-    /* The agent: same machine, else same host name without a machine id of its own. */
-    if (!(rc = find_id(s, r, "SELECT id FROM agent WHERE machine_id = ?", mid, &ag)) && !ag)
+    /* The agent: one per machine and instance name (several agents may run on one machine
+     * with different --instance names); its record is named after the instance, with the
+     * machine id's start appended when another machine took the name first. */
+    const char *key = inst ? inst : host;
+    if (mid) {
+        sqlite3_stmt *st = NULL;
+        if (!(rc = cat__prepare(s, r,
+                                "SELECT id FROM agent WHERE machine_id = ?1 AND "
+                                "(name = ?2 OR name = ?2 || '-' || substr(?1, 1, 8)) ORDER BY id",
+                                &st))) {
+            sqlite3_bind_text(st, 1, mid, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                ag = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    } else
         rc = find_id(s, r, "SELECT id FROM agent WHERE name = ? AND coalesce(machine_id, '') = ''",
-                     host, &ag);
+                     key, &ag);
     /* The device: by machine id or DMI UUID, then by host name, then by name. */
     if (!rc && !(rc = find_id(s, r, "SELECT id FROM device WHERE machine_id = ?", mid, &dev)) &&
         !dev)
@@ -248,11 +270,11 @@ int cat_enroll(cat_store *s, const json_t *req, const char *actor, cat_enrollmen
                        dmi, dev);
     if (!rc && !ag) {
         /* Agent names are unique; a second machine with the same host name gets a suffix. */
-        char name[160];
+        char name[260];
         int64_t taken = 0;
-        snprintf(name, sizeof name, "%s", host);
+        snprintf(name, sizeof name, "%s", key);
         if (!(rc = find_id(s, r, "SELECT id FROM agent WHERE name = ?", name, &taken)) && taken)
-            snprintf(name, sizeof name, "%s-%.8s", host, mid ? mid : dmi ? dmi : "2");
+            snprintf(name, sizeof name, "%s-%.8s", key, mid ? mid : dmi ? dmi : "2");
         json_t *a = json_pack("{ss ss sI}", "name", name, "hostname", host, "device",
                               (json_int_t)dev);
         if (a && mid)

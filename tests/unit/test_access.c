@@ -282,8 +282,31 @@ static void test_enroll(void **state)
     assert_int_equal(enroll(c->s, "{\"hostname\":\"web-1\",\"machine_id\":\"eeee\"}", &e4, &r), 0);
     assert_int_not_equal(e4.agent, e1.agent);
     json_decref(d);
+    /* Two agents on one machine with different --instance names: two agent records on the
+     * same device, and neither revokes the other's token; each re-enrolls onto its own. */
+    cat_enrollment i1, i2, i1b;
+    assert_int_equal(enroll(c->s, "{\"hostname\":\"web-1\",\"machine_id\":\"abcd\",\"instance\":\"canary\"}",
+                            &i1, &r),
+                     0);
+    assert_int_equal(enroll(c->s, "{\"hostname\":\"web-1\",\"machine_id\":\"abcd\",\"instance\":\"bench\"}",
+                            &i2, &r),
+                     0);
+    assert_int_not_equal(i1.agent, i2.agent);
+    assert_int_not_equal(i1.agent, e1.agent);
+    assert_int_equal(i1.device, e1.device);
+    assert_int_equal(i2.device, e1.device);
+    assert_int_equal(cat_access_token(c->s, i1.token, &p), 0);
+    assert_int_equal(cat_access_token(c->s, i2.token, &p), 0);
+    assert_int_equal(cat_access_token(c->s, e2.token, &p), 0);
+    assert_int_equal(enroll(c->s, "{\"hostname\":\"web-1\",\"machine_id\":\"abcd\",\"instance\":\"canary\"}",
+                            &i1b, &r),
+                     0);
+    assert_int_equal(i1b.agent, i1.agent);
+    assert_int_equal(cat_access_token(c->s, i2.token, &p), 0);
     /* Hostile requests. */
     static const char *bad[] = {
+        "{\"hostname\":\"ok\",\"instance\":\"\"}",
+        "{\"hostname\":\"ok\",\"instance\":5}",
         "{}", "{\"hostname\":\"bad host\"}", "{\"hostname\":7}", "[]",
         "{\"hostname\":\"ok\",\"machine_id\":\"../../etc\"}",
         "{\"hostname\":\"ok\",\"version\":\"1.0; rm -rf\"}",

@@ -82,7 +82,7 @@ static void request_body(void **state)
     buf b;
     buf_init(&b, 0);
     enroll_identity id = {"web-1", "0f3c5e7a9b1d4f6e8a0c2e4f6a8b0c2d", "0.1.0",
-                          "ec2e1916-9099-7caa-fd21-012345678902"};
+                          "ec2e1916-9099-7caa-fd21-012345678902", NULL};
     assert_int_equal(enroll_request_body(&id, &b), 0);
     json_t *j = parse(&b);
     json_t *want = json_pack("{s:s,s:s,s:s,s:s}", "hostname", "web-1", "machine_id",
@@ -92,8 +92,16 @@ static void request_body(void **state)
     json_decref(j);
     json_decref(want);
 
+    /* An --instance is sent. */
+    enroll_identity named = {"web-1", NULL, "0.1.0", NULL, "web-1-canary"};
+    buf_reset(&b);
+    assert_int_equal(enroll_request_body(&named, &b), 0);
+    j = parse(&b);
+    assert_string_equal(json_string_value(json_object_get(j, "instance")), "web-1-canary");
+    json_decref(j);
+
     /* Unknown machine id and UUID are left out, not sent empty. */
-    enroll_identity bare = {"db-1.example.com", NULL, "0.1.0", ""};
+    enroll_identity bare = {"db-1.example.com", NULL, "0.1.0", "", ""};
     buf_reset(&b);
     assert_int_equal(enroll_request_body(&bare, &b), 0);
     j = parse(&b);
@@ -102,17 +110,18 @@ static void request_body(void **state)
     json_decref(j);
 
     static const enroll_identity bad[] = {
-        {NULL, NULL, "0.1.0", NULL},
-        {"", NULL, "0.1.0", NULL},
-        {"a host", NULL, "0.1.0", NULL},
-        {"host\n", NULL, "0.1.0", NULL},
-        {"h\xc3\xa9", NULL, "0.1.0", NULL},
-        {"web-1", NULL, NULL, NULL},
-        {"web-1", NULL, "", NULL},
-        {"web-1", "0F3C5E7A9B1D4F6E8A0C2E4F6A8B0C2D", "0.1.0", NULL}, /* uppercase */
-        {"web-1", "0f3c", "0.1.0", NULL},
-        {"web-1", NULL, "0.1.0", "not-a-uuid"},
-        {"web-1", NULL, "0.1.0", "ec2e1916-9099-7caa-fd21-01234567890"},
+        {NULL, NULL, "0.1.0", NULL, NULL},
+        {"", NULL, "0.1.0", NULL, NULL},
+        {"a host", NULL, "0.1.0", NULL, NULL},
+        {"host\n", NULL, "0.1.0", NULL, NULL},
+        {"h\xc3\xa9", NULL, "0.1.0", NULL, NULL},
+        {"web-1", NULL, NULL, NULL, NULL},
+        {"web-1", NULL, "", NULL, NULL},
+        {"web-1", "0F3C5E7A9B1D4F6E8A0C2E4F6A8B0C2D", "0.1.0", NULL, NULL}, /* uppercase */
+        {"web-1", "0f3c", "0.1.0", NULL, NULL},
+        {"web-1", NULL, "0.1.0", "not-a-uuid", NULL},
+        {"web-1", NULL, "0.1.0", "ec2e1916-9099-7caa-fd21-01234567890", NULL},
+        {"web-1", NULL, "0.1.0", NULL, "two\nlines"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         buf_reset(&b);
@@ -122,7 +131,7 @@ static void request_body(void **state)
     char longhost[300];
     memset(longhost, 'h', sizeof longhost - 1);
     longhost[sizeof longhost - 1] = '\0';
-    enroll_identity toolong = {longhost, NULL, "0.1.0", NULL};
+    enroll_identity toolong = {longhost, NULL, "0.1.0", NULL, NULL};
     buf_reset(&b);
     assert_int_equal(enroll_request_body(&toolong, &b), -EINVAL);
     buf_free(&b);
