@@ -7,6 +7,8 @@
 #
 #   make bench                       (installs the peers with scripts/deps.sh bench, builds, runs)
 #   BENCH_SECONDS=60 bash bench/agent/run.sh
+#   bash bench/agent/run.sh --scenario containers   (200 containers + 500 processes; root; see
+#                                                    bench/agent/containers.sh)
 #
 # env: BENCH_SECONDS, BENCH_WARMUP, DASHDOT_BIN (default build/dashdot),
 #      BENCH_JSON (result file; default bench/results/agent-<UTC date>.json, empty = none)
@@ -26,6 +28,23 @@ GOAL_RSS_MIB=10
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
+
+# scenarios: "default" (below) and "containers" (bench/agent/containers.sh: 200 containers and
+# 500 processes, agent vs netdata apps+cgroups vs node_exporter; needs root)
+SCENARIO=default
+while (($#)); do
+    case $1 in
+    --scenario) [[ $# -ge 2 ]] || die "--scenario needs a name"; SCENARIO=$2; shift 2 ;;
+    --scenario=*) SCENARIO=${1#--scenario=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d'; exit 0 ;;
+    *) die "unknown argument $1 (usage: run.sh [--scenario default|containers])" ;;
+    esac
+done
+case $SCENARIO in
+default) ;;
+containers) exec bash "$ROOT/bench/agent/containers.sh" ;;
+*) die "unknown scenario $SCENARIO (default, containers)" ;;
+esac
 
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 5 ]] || die "BENCH_SECONDS must be an integer >= 5"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be an integer"
