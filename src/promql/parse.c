@@ -940,7 +940,7 @@ static int parse_postfix(parser *p, promql_expr **ep)
             if ((rc = lex(p)))
                 return rc;
             int dpos = p->tok.pos;
-            int64_t range;
+            int64_t range = 0;
             if ((rc = parse_duration_arg(p, "subquery selector", "number or duration", &range)))
                 return rc;
             if (p->tok.type == T_COLON) {
@@ -1004,7 +1004,7 @@ static int parse_postfix(parser *p, promql_expr **ep)
                 if ((rc = lex(p)))
                     return rc;
             }
-            int64_t off;
+            int64_t off = 0;
             e->end = p->tok.pos + (int)p->tok.len;
             if ((rc = parse_duration_arg(p, "offset", "number or duration", &off)))
                 return rc;
