@@ -16,7 +16,7 @@
 import { CHROMIUM, CHROMIUM_ARGS, harness, loadChromium, sleep } from './harness.mjs';
 
 const HARD_TIMEOUT_MS = 120_000;
-const STEP_TIMEOUT_MS = 15_000;
+const STEP_TIMEOUT_MS = 30_000;
 const DEVICE = 'e2e-web-1';
 
 const base = process.env.DASHDOT_URL;
@@ -38,7 +38,7 @@ async function step(name, fn) {
     ok(name);
     return true;
   } catch (e) {
-    notOk(name, e && e.message ? e.message.split('\n').slice(0, 2).join(' ') : e);
+    notOk(name, e && e.message ? e.message.split('\n').slice(0, 8).join(' ') : e);
     return false;
   }
 }
@@ -232,7 +232,9 @@ async function main() {
   // ---- delete (probe and endpoint first if the server refuses)
   async function deleteVia(model, id, name) {
     await page.goto(new URL(`/#/settings/${model}/${id}`, base).toString());
-    await page.locator(`.page-head[data-object="${model}/${id}"]`).getByRole('button', { name: 'Delete', exact: true }).click();
+    const head = page.locator(`.page-head[data-object="${model}/${id}"]`);
+    await head.waitFor();
+    await head.getByRole('button', { name: 'Delete', exact: true }).click();
     const dlg = page.getByRole('dialog');
     await dlg.waitFor();
     const text = (await dlg.textContent()) || '';
@@ -247,6 +249,8 @@ async function main() {
     if (outcome === 'refused') {
       const why = (await refused.textContent()) || '';
       await dlg.getByRole('button', { name: 'Cancel' }).click();
+      // The modal must be gone before the next page's buttons can be clicked.
+      await dlg.waitFor({ state: 'detached' });
       return why;
     }
     return null;
