@@ -1,4 +1,5 @@
-/* coll_assert: assertions the collector tests share (include after cmocka.h and batch.h). */
+/* coll_assert: assertions the collector tests share (include after cmocka.h, batch.h and
+ * lib/buf.h). */
 #ifndef DD_TEST_COLL_ASSERT_H
 #define DD_TEST_COLL_ASSERT_H
 
@@ -22,5 +23,18 @@
         if (batch_find((b), (metric), (lbls), &v_))                                                \
             fail_msg("unexpected sample %s = %g", (metric), v_);                                   \
     } while (0)
+
+/* The batch in text form (caller frees with mem_free), for checks that no sample of any kind
+ * mentions something. */
+static inline char *formatted(const batch *b)
+{
+    buf out;
+    buf_init(&out, 0);
+    assert_int_equal(batch_format(b, &out), 0);
+    size_t len;
+    char *s = buf_steal(&out, &len);
+    assert_non_null(s);
+    return s;
+}
 
 #endif

@@ -54,18 +54,6 @@ static double tck(void)
     return (double)sysconf(_SC_CLK_TCK);
 }
 
-/* The batch in text form, for checks that no sample of any kind mentions something. */
-static char *formatted(const batch *b)
-{
-    buf out;
-    buf_init(&out, 0);
-    assert_int_equal(batch_format(b, &out), 0);
-    size_t len;
-    char *s = buf_steal(&out, &len);
-    assert_non_null(s);
-    return s;
-}
-
 static void test_cpu(void **state)
 {
     batch *b = *state;

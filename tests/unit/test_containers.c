@@ -82,17 +82,6 @@ static int run_once(const char *tree, batch *b)
     return rc;
 }
 
-static char *formatted(const batch *b)
-{
-    buf out;
-    buf_init(&out, 0);
-    assert_int_equal(batch_format(b, &out), 0);
-    size_t len;
-    char *s = buf_steal(&out, &len);
-    assert_non_null(s);
-    return s;
-}
-
 static size_t count_of(const char *hay, const char *needle)
 {
     size_t n = 0;
