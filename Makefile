@@ -2,6 +2,7 @@
 #   make          build build/dashdot (with the web UI embedded)
 #   make run      build and start a server with a local agent (dashdot demo)
 #   make test     build and run every test (also under ASan+UBSan); ends with "N passed, N failed"
+#   make test-clock  unit and time-sensitive integration tests at 22 fake wall-clock times (~1 h)
 #   make bench    side-by-side benchmarks (bench/)
 #   make fuzz     run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make clean
@@ -10,7 +11,7 @@ BUILD ?= build
 RUN_ARGS ?= --listen 127.0.0.1:8080 --data data
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps web run test bench bench-storage bench-catalog fuzz clean
+.PHONY: all build deps web run test test-clock bench bench-storage bench-catalog fuzz clean
 
 all: build
 
@@ -33,6 +34,9 @@ test:
 	@bash scripts/deps.sh test
 	@bash scripts/web.sh
 	@bash scripts/test.sh
+
+test-clock:
+	@bash scripts/test-clock.sh
 
 bench:
 	@bash scripts/deps.sh bench

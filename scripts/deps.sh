@@ -9,7 +9,7 @@ pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
       libcurl4-gnutls-dev libuv1-dev libzstd-dev libinih-dev libcmocka-dev libpcre2-dev
       libssh2-1-dev zlib1g-dev libxxhash-dev libsqlite3-dev libsodium-dev libvirt-dev)
 if [[ $what == test || $what == bench ]]; then
-    pkgs+=(chromium libclang-rt-14-dev procps iproute2)
+    pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime)
 fi
 if [[ $what == bench ]]; then
     pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics)

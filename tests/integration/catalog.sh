@@ -122,7 +122,10 @@ check("schema: models come in dependency order (references point backwards or to
 
 # ------------------------------------------------------------------ building valid objects
 SEQ = [0]
-BASE_TIME = datetime(2030, 1, 1, tzinfo=timezone.utc)
+# Times in objects (token expiry, silences...) lie a year ahead of today, on a whole day, so no
+# object is born expired whatever the date the suite runs at.
+BASE_TIME = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) \
+    + timedelta(days=365)
 REGEX_SAMPLES = ["/metrics", "/usr/lib/nagios/plugins/check_ok", "1.3.6.1.2.1",
                  "smtp://mail.example.com:25", "a", "abc", "0", "x1"]
 LIVE = {}  # model -> ids created for references

@@ -32,7 +32,14 @@
 #define H (3600 * 1000LL)
 #define NSER 5
 
-static int64_t A;  /* 2-hour aligned, two days ago */
+/* The data's anchor sits on a day boundary (UTC), three to four days before now. Cuts (2 h),
+ * raw compaction windows (12 h) and aggregate compaction windows (24 h) are all aligned to the
+ * epoch, so a day-aligned anchor puts every test's data in the same place relative to them
+ * whatever the hour the suite runs at: (A, A + 12h] is the first raw compaction window, and it
+ * is complete only once the head is past A + 12h. An anchor merely 2-hour aligned made block
+ * counts depend on the hour (issue 11). Three days back keeps the newest data (A + 30h) more
+ * than a day old, far inside the default 15-day raw retention. */
+static int64_t A;
 static int64_t T0; /* A + 10 s: the first sample, so the first head range (A, A + 2h] is full */
 
 typedef struct ctx {
@@ -353,9 +360,14 @@ static void compaction_merges_complete_windows(void **state)
     tsdb_stats st;
     tsdb_get_stats(c->db, &st);
     assert_true(st.compactions > 0);
-    /* Raw: 12 h windows; what is left of the head is the last 1.5 ranges. */
+    /* The ranges up to (A+22h, A+24h] are cut (the head is at A+26h); the head keeps the rest.
+     * Raw: the 12 h windows (A, A+12h] and (A+12h, A+24h] are complete, each one block.
+     * Aggregates: the 24 h window (A, A+24h] is complete, one block. */
+    assert_int_equal(st.head_min_valid, A + 24 * H + 1);
+    assert_int_equal(st.tier[0].blocks, 2);
+    assert_int_equal(st.tier[1].blocks, 1);
+    assert_int_equal(st.tier[2].blocks, 1);
     check_raw(c->db, T0, T0 + 26 * H, 60000);
-    assert_true(st.tier[0].blocks < 12);
     check_tier(c->db, TSDB_TIER_1H, H, T0, T0 + 26 * H, 60000);
     tsdb_close(c->db);
     c->db = open_db(c->dir, 0);
@@ -391,8 +403,8 @@ static void size_retention_keeps_total_under_limit(void **state)
     tsdb_close(c->db);
     tsdb_options o = {.dir = c->dir, .wal_fsync_ms = 3600000, .retention_bytes = {1000, 0, 0}};
     assert_int_equal(tsdb_open(&c->db, &o), 0);
-    /* 30 h span at least two 12 h compaction windows whatever the time of day, so more than
-     * one block exists and the oldest must go. */
+    /* 30 h span two complete 12 h compaction windows, so more than one block exists and the
+     * oldest must go. */
     append_range(c->db, T0, T0 + 30 * H, 10000);
     tsdb_maintain(c->db, timeutil_now_ms());
     tsdb_stats st;
@@ -491,7 +503,7 @@ static void failed_cut_keeps_the_data_and_is_retried(void **state)
 int main(void)
 {
     log_set_level(getenv("DEBUG") ? LOG_DEBUG : LOG_ERROR);
-    A = (timeutil_now_ms() - 48 * H) / (2 * H) * (2 * H);
+    A = (timeutil_now_ms() - 72 * H) / (24 * H) * (24 * H);
     T0 = A + 10000;
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
