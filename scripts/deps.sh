@@ -7,7 +7,8 @@ what=${1:-build}
 pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
       libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
       libcurl4-gnutls-dev libuv1-dev libzstd-dev libinih-dev libcmocka-dev libpcre2-dev
-      libssh2-1-dev zlib1g-dev libxxhash-dev libsqlite3-dev libsodium-dev libvirt-dev)
+      libssh2-1-dev zlib1g-dev libxxhash-dev libsqlite3-dev libsodium-dev libvirt-dev
+      libc-ares-dev libgnutls28-dev libsnmp-dev)
 if [[ $what == test || $what == bench ]]; then
     pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime)
 fi

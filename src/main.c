@@ -1,6 +1,7 @@
 /* main: the dashdot binary's subcommands. */
 #include "agent/agent.h"
 #include "cli_admin.h"
+#include "cli_probe.h"
 #include "cli_query.h"
 #include "demo.h"
 #include "server.h"
@@ -22,6 +23,7 @@ static void usage(FILE *f)
                "  agent     collect this host's metrics and send them to a server\n"
                "  demo      a server and a local agent together (what `make run` starts)\n"
                "  query     run a PromQL query against a running server\n"
+               "  probe     run one check (icmp, tcp, http, dns, snmp, scrape, munin, nagios)\n"
                "  admin     maintenance: admin passwd USER resets a password\n"
                "  version   print the version\n",
             DD_VERSION);
@@ -52,6 +54,8 @@ int main(int argc, char **argv)
         return demo_main(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0)
         return cli_query_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "probe") == 0)
+        return cli_probe_main(argc - 1, argv + 1);
     if (strcmp(cmd, "admin") == 0)
         return cli_admin_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -16,6 +16,7 @@ typedef struct entry {
     uint32_t first; /* index of the first label pair in b->pairs */
     uint32_t n;     /* number of label pairs, __name__ included */
     double v;
+    int64_t t;      /* the sample's time (the round's, or batch_add_at's) */
 } entry;
 
 typedef struct pair {
@@ -108,6 +109,11 @@ static int push_pair(batch *b, const char *name, const char *value)
 
 int batch_add(batch *b, const char *metric, const char *const *lbls, double v)
 {
+    return batch_add_at(b, b->t, metric, lbls, v);
+}
+
+int batch_add_at(batch *b, int64_t t_ms, const char *metric, const char *const *lbls, double v)
+{
     if (!labels_valid_metric_name(metric))
         return -EINVAL;
     if (b->nentries == b->capentries) {
@@ -150,6 +156,7 @@ int batch_add(batch *b, const char *metric, const char *const *lbls, double v)
     e->first = (uint32_t)first;
     e->n = n;
     e->v = v;
+    e->t = t_ms;
     return 0;
 }
 
@@ -220,7 +227,7 @@ int batch_encode(const batch *b, buf *out)
     for (size_t i = 0; i < b->nentries; i++) {
         entry_labels(b, &b->entries[i], next, &series[i].ls);
         next += series[i].ls.n;
-        smp[i].t = b->t;
+        smp[i].t = b->entries[i].t;
         smp[i].v = b->entries[i].v;
         series[i].samples = &smp[i];
         series[i].nsamples = 1;
@@ -247,7 +254,7 @@ int batch_format(const batch *b, buf *out)
             buf_puts(out, x > 0 ? " +Inf" : " -Inf");
         else
             buf_printf(out, " %.17g", x);
-        buf_printf(out, " %lld\n", (long long)b->t);
+        buf_printf(out, " %lld\n", (long long)b->entries[i].t);
     }
     return out->err;
 }

@@ -24,6 +24,9 @@ void batch_reset(batch *b, int64_t t_ms);
  * "value", ..., NULL; strings are copied. Labels with an empty value are dropped, as Prometheus
  * does. Returns 0, -EINVAL (bad metric or label name, too many labels) or -ENOMEM. */
 int batch_add(batch *b, const char *metric, const char *const *labels, double v);
+/* batch_add with the sample's own time t_ms instead of the round's (probe results, scraped
+ * samples with timestamps). Same returns. */
+int batch_add_at(batch *b, int64_t t_ms, const char *metric, const char *const *labels, double v);
 /* Number of samples added since the last reset. */
 size_t batch_count(const batch *b);
 int64_t batch_time(const batch *b);

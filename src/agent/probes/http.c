@@ -1,0 +1,25 @@
+/* http: the http probe. (Placeholder while the type is being written: refuses every definition, so
+ * nothing pretends to run.) */
+#include "probe.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static int http_prepare(const probe_def *d, void **prep, char *err, size_t errcap)
+{
+    (void)d;
+    (void)prep;
+    snprintf(err, errcap, "the http probe is not available in this build yet");
+    return -EINVAL;
+}
+
+static void http_start(probe_run *r)
+{
+    probe_run_done(r, 0, "not available");
+}
+
+const probe_type probe_http_type = {
+    .name = "http",
+    .prepare = http_prepare,
+    .start = http_start,
+};
