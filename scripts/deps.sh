@@ -11,6 +11,9 @@ pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
       libc-ares-dev libgnutls28-dev libsnmp-dev)
 if [[ $what == test || $what == bench ]]; then
     pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime)
+    # Real peers of the probe tests (started by the tests themselves, on 127.0.0.1 only).
+    pkgs+=(snmpd snmp munin-node monitoring-plugins-basic prometheus-node-exporter dnsmasq-base
+           openssl)
 fi
 if [[ $what == bench ]]; then
     pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics)
@@ -29,6 +32,16 @@ if ((${#missing[@]})); then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # Daemons that come with test peers (snmpd, munin-node, node-exporter) must not start
+    # listening on install: the tests start their own on 127.0.0.1.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rc=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    ((own_policy)) && rm -f "$policy"
+    ((rc == 0)) || exit $rc
 fi

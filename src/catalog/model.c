@@ -39,6 +39,7 @@ static const char *const http_schemes[] = {"http", "https", NULL};
 static const char *const syslog_formats[] = {"auto", "rfc3164", "rfc5424", NULL};
 static const char *const severities[] = {"info", "warning", "critical", NULL};
 static const char *const ticket_states[] = {"open", "acknowledged", "resolved", NULL};
+static const char *const ip_protocols[] = {"auto", "ipv4", "ipv6", NULL};
 
 /* ---------------------------------------------------------------- field shorthands */
 
@@ -137,12 +138,17 @@ static const cat_field probe_icmp[] = {
      .hi = 100, .dflt = "3"},
     {.name = "size", .type = CAT_INT, .flags = MINMAX, .title = "Payload bytes", .lo = 0,
      .hi = 65500, .dflt = "56"},
+    {.name = "ip_protocol", .type = CAT_ENUM, .title = "IP version", .values = ip_protocols,
+     .dflt = "\"auto\"", .help = "auto: IPv4 if the name has an IPv4 address, else IPv6"},
 };
 static const cat_field probe_tcp[] = {
     {.name = "send", .type = CAT_STRING, .title = "Send", .help = "Bytes to send after connecting"},
     {.name = "expect", .type = CAT_STRING, .title = "Expect",
      .rule = CAT_RULE_IS_REGEX, .help = "Regular expression the answer must match"},
     {.name = "tls", .type = CAT_BOOL, .title = "TLS", .dflt = "false"},
+    {.name = "tls_verify", .type = CAT_BOOL, .title = "Verify TLS certificate", .dflt = "true"},
+    {.name = "ip_protocol", .type = CAT_ENUM, .title = "IP version", .values = ip_protocols,
+     .dflt = "\"auto\""},
 };
 static const cat_field probe_http[] = {
     {.name = "url", .type = CAT_STRING, .flags = REQ, .title = "URL", .rule = CAT_RULE_URL},
@@ -155,6 +161,20 @@ static const cat_field probe_http[] = {
     {.name = "follow_redirects", .type = CAT_BOOL, .title = "Follow redirects", .dflt = "true"},
     {.name = "tls_verify", .type = CAT_BOOL, .title = "Verify TLS certificate", .dflt = "true"},
     {.name = "body", .type = CAT_TEXT, .title = "Request body"},
+    {.name = "expect_status_codes", .type = CAT_TAGS, .title = "Also accept status",
+     .rule = CAT_RULE_REGEX, .pattern = "[1-5]([0-9]{2}|xx)",
+     .help = "More accepted codes or classes, e.g. 204, 3xx"},
+    {.name = "headers", .type = CAT_TAGS, .title = "Request headers",
+     .rule = CAT_RULE_REGEX, .pattern = "[!#$%&'*+.^_`|~0-9A-Za-z-]+: ?[^\\r\\n]*",
+     .help = "Name: value"},
+    {.name = "auth_user", .type = CAT_STRING, .title = "Basic auth user"},
+    {.name = "auth_password", .type = CAT_STRING, .title = "Basic auth password"},
+    {.name = "bearer_token", .type = CAT_STRING, .title = "Bearer token"},
+    {.name = "json_field", .type = CAT_STRING, .title = "JSON field must equal",
+     .rule = CAT_RULE_REGEX, .pattern = "[^=]+=.*",
+     .help = "path=value, e.g. status=ok or data.0.state=up"},
+    {.name = "ip_protocol", .type = CAT_ENUM, .title = "IP version", .values = ip_protocols,
+     .dflt = "\"auto\""},
 };
 static const cat_field probe_dns[] = {
     {.name = "query_name", .type = CAT_STRING, .flags = REQ, .title = "Name to resolve",
@@ -165,12 +185,15 @@ static const cat_field probe_dns[] = {
      .rule = CAT_RULE_IS_REGEX},
     {.name = "transport", .type = CAT_ENUM, .title = "Transport", .values = udp_tcp,
      .dflt = "\"udp\""},
+    {.name = "valid_rcodes", .type = CAT_TAGS, .title = "Accepted response codes",
+     .rule = CAT_RULE_REGEX, .pattern = "NOERROR|FORMERR|SERVFAIL|NXDOMAIN|NOTIMP|REFUSED",
+     .help = "Empty: NOERROR"},
 };
 static const cat_field probe_snmp[] = {
     {.name = "version", .type = CAT_ENUM, .title = "SNMP version", .values = snmp_versions,
      .dflt = "\"2c\""},
     {.name = "community", .type = CAT_STRING, .title = "Community (v1/v2c)", .dflt = "\"public\""},
-    {.name = "oids", .type = CAT_TAGS, .flags = REQ, .title = "OIDs or subtrees",
+    {.name = "oids", .type = CAT_TAGS, .title = "More OIDs or subtrees",
      .rule = CAT_RULE_REGEX, .pattern = "\\.?[0-9]+(\\.[0-9]+)*"},
     {.name = "user", .type = CAT_STRING, .title = "User (v3)"},
     {.name = "auth_protocol", .type = CAT_ENUM, .title = "Auth protocol (v3)",
@@ -179,6 +202,8 @@ static const cat_field probe_snmp[] = {
     {.name = "priv_protocol", .type = CAT_ENUM, .title = "Privacy protocol (v3)",
      .values = snmp_priv, .dflt = "\"none\""},
     {.name = "priv_password", .type = CAT_STRING, .title = "Privacy password (v3)"},
+    {.name = "interfaces", .type = CAT_BOOL, .title = "Interface counters (IF-MIB)",
+     .dflt = "true", .help = "Walk ifTable/ifXTable with ifName and ifAlias labels"},
 };
 static const cat_field probe_scrape[] = {
     {.name = "path", .type = CAT_STRING, .title = "Path", .rule = CAT_RULE_REGEX,
@@ -188,6 +213,10 @@ static const cat_field probe_scrape[] = {
     {.name = "honor_labels", .type = CAT_BOOL, .title = "Honor labels", .dflt = "false"},
     {.name = "metrics", .type = CAT_TAGS, .title = "Keep only metrics matching",
      .rule = CAT_RULE_IS_REGEX},
+    {.name = "sample_limit", .type = CAT_INT, .flags = MINMAX, .title = "Sample limit",
+     .lo = 0, .hi = 10000000, .dflt = "100000",
+     .help = "A scrape with more samples fails (0: no limit)"},
+    {.name = "tls_verify", .type = CAT_BOOL, .title = "Verify TLS certificate", .dflt = "true"},
 };
 static const cat_field probe_munin[] = {
     {.name = "plugins", .type = CAT_TAGS, .title = "Plugins (empty: all)",
@@ -197,7 +226,8 @@ static const cat_field probe_nagios[] = {
     {.name = "command", .type = CAT_STRING, .flags = REQ, .title = "Plugin path",
      .rule = CAT_RULE_REGEX, .pattern = "/[^\\s]+",
      .help = "Absolute path, e.g. /usr/lib/nagios/plugins/check_disk"},
-    {.name = "args", .type = CAT_TAGS, .title = "Arguments"},
+    {.name = "args", .type = CAT_TAGS, .title = "Arguments",
+     .help = "One per entry; $HOSTADDRESS$, $HOSTNAME$ and $PORT$ become the endpoint's"},
 };
 #define CASE(v, f) {v, f, N(f)}
 static const cat_variant probe_cases[] = {

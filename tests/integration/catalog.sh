@@ -127,7 +127,8 @@ SEQ = [0]
 BASE_TIME = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) \
     + timedelta(days=365)
 REGEX_SAMPLES = ["/metrics", "/usr/lib/nagios/plugins/check_ok", "1.3.6.1.2.1",
-                 "smtp://mail.example.com:25", "a", "abc", "0", "x1"]
+                 "smtp://mail.example.com:25", "a", "abc", "0", "x1", "204",
+                 "X-Test: yes", "status=ok", "NOERROR"]
 LIVE = {}  # model -> ids created for references
 
 

@@ -1,0 +1,2 @@
+/* expfmt: (being written) */
+#include "expfmt.h"

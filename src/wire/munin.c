@@ -1,0 +1,2 @@
+/* munin: (being written) */
+#include "munin.h"

@@ -1,0 +1,2 @@
+/* perfdata: (being written) */
+#include "perfdata.h"
