@@ -30,6 +30,8 @@
 #include "collectors/libvirt.h"
 #include "enroll.h"
 #include "inventory.h"
+#include "probecfg.h"
+#include "probes/sched.h"
 #include "sender.h"
 #include "spool.h"
 
@@ -103,6 +105,10 @@ typedef struct agent {
     int inv_disabled; /* the server has no inventory endpoint */
     int64_t inv_backoff_ms;
     unsigned inv_failures;
+    /* Probes: the scheduler, its config client, and the results since the last round. */
+    probe_sched *ps;
+    probecfg *pc;
+    batch *pb;
     /* Self-monitoring, reported as dashdot_agent_* samples in every batch. */
     uint64_t batches_sent, samples_sent, send_failures, batches_parked;
     uint64_t last_collect_us;
@@ -150,7 +156,13 @@ static void usage(FILE *f)
             "  --no-enroll           never enroll; use the given token as is\n"
             "  --inventory-interval DUR  how often the inventory is collected and sent when\n"
             "                        it changed (default 5m)\n"
-            "  --inventory           print the host inventory (JSON) and exit\n");
+            "  --inventory           print the host inventory (JSON) and exit\n"
+            "\n"
+            "An enrolled agent runs the probes its server assigns to it (docs/probes.md).\n"
+            "  --no-probes           never ask the server for probes\n"
+            "  --probe-concurrency N probe runs at once (default 512)\n"
+            "  --plugin-dirs LIST    directories Nagios plugins may run from, colon-separated\n"
+            "                        (default /usr/lib/nagios/plugins:/usr/lib/monitoring-plugins)\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -195,6 +207,9 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
         {"podman-socket", required_argument, 0, 1003},
         {"procs-group", required_argument, 0, 0x100}, {"procs-top", required_argument, 0, 0x101},
         {"libvirt-uri", required_argument, 0, 'U'},
+        {"no-probes", no_argument, 0, 0x200},
+        {"probe-concurrency", required_argument, 0, 0x201},
+        {"plugin-dirs", required_argument, 0, 0x202},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->interval_ms = 1000;
@@ -320,6 +335,26 @@ int agent_parse_args(int argc, char **argv, agent_opts *o)
             }
             o->libvirt_uri = optarg;
             break;
+        case 0x200: o->no_probes = 1; break;
+        case 0x201: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 100000) {
+                fprintf(stderr, "dashdot agent: invalid --probe-concurrency \"%s\" (1 to "
+                                "100000)\n", optarg);
+                return -EINVAL;
+            }
+            o->probe_concurrency = (unsigned)v;
+            break;
+        }
+        case 0x202:
+            if (!*optarg || optarg[0] != '/') {
+                fprintf(stderr, "dashdot agent: --plugin-dirs needs absolute directories\n");
+                return -EINVAL;
+            }
+            o->plugin_dirs = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default:
             fprintf(stderr, "dashdot agent: unknown or incomplete option \"%s\"\n",
@@ -411,6 +446,44 @@ static void add_self_metrics(agent *a)
     batch_add(a->b, "dashdot_agent_send_failures_total", NULL, (double)a->send_failures);
     batch_add(a->b, "dashdot_agent_collect_duration_seconds", NULL,
               (double)a->last_collect_us / 1e6);
+    if (a->ps) {
+        probe_sched_stats st;
+        probe_sched_get_stats(a->ps, &st);
+        batch_add(a->b, "dashdot_agent_probes", NULL, (double)st.scheduled);
+        batch_add(a->b, "dashdot_agent_probes_inflight", NULL, (double)st.inflight);
+        batch_add(a->b, "dashdot_agent_probes_queued", NULL, (double)st.queued);
+        if (a->pc)
+            batch_add(a->b, "dashdot_agent_probes_refused", NULL,
+                      (double)probecfg_rejected(a->pc));
+    }
+}
+
+/* A finished probe run: its samples, and the probe's counters as the agent's own metrics, go
+ * into the probe batch sent with the next round. */
+static void on_probe_result(void *ctx, const probe_result *res)
+{
+    agent *a = ctx;
+    unsigned failed = 0;
+    for (size_t i = 0; i < res->nsamples; i++)
+        failed += batch_add_at(a->pb, res->samples[i].t, res->samples[i].metric,
+                               res->samples[i].labels, res->samples[i].v) != 0;
+    if (failed)
+        log_warn("agent: %u samples of probe \"%s\" dropped (bad names or too many labels)",
+                 failed, res->def->name);
+    if (!res->counters)
+        return;
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)res->def->id);
+    const char *l[] = {"probe", res->def->name, "probe_id", id, NULL};
+    const probe_counters *c = res->counters;
+    batch_add_at(a->pb, res->start_ms, "dashdot_agent_probe_runs_total", l, (double)c->runs);
+    batch_add_at(a->pb, res->start_ms, "dashdot_agent_probe_failures_total", l,
+                 (double)c->failures);
+    batch_add_at(a->pb, res->start_ms, "dashdot_agent_probe_timeouts_total", l,
+                 (double)c->timeouts);
+    batch_add_at(a->pb, res->start_ms, "dashdot_agent_probe_skipped_total", l,
+                 (double)c->skipped);
+    batch_add_at(a->pb, res->start_ms, "dashdot_agent_probe_late_total", l, (double)c->late);
 }
 
 /* ---- enrollment ---------------------------------------------------------------------------
@@ -427,7 +500,8 @@ static int can_enroll(const agent *a)
 static void use_token(agent *a, const char *token, auth_mode mode)
 {
     a->mode = mode;
-    if (sender_set_token(a->snd, token) || (a->inv && sender_set_token(a->inv, token)))
+    if (sender_set_token(a->snd, token) || (a->inv && sender_set_token(a->inv, token)) ||
+        (a->pc && mode == AUTH_AGENT && probecfg_set_token(a->pc, token)))
         log_error("agent: cannot set the token (out of memory?)");
     a->auth_ready = 1;
     a->token_gen++;
@@ -829,6 +903,25 @@ static void pump(agent *a)
     }
 }
 
+/* Gives a->encoded a sequence number and posts it at once when nothing older waits, else
+ * spools it. */
+static void deliver(agent *a)
+{
+    int rc;
+    uint64_t seq = ++a->next_seq;
+    if (a->auth_ready && !sender_busy(a->snd) && !a->waiting_retry && spool_count(a->sp) == 0) {
+        buf_reset(&a->inflight);
+        buf_append(&a->inflight, a->encoded.data, a->encoded.len);
+        a->inflight_seq = seq;
+        a->inflight_from_spool = 0;
+        if (sender_post(a->snd, a->inflight.data, a->inflight.len, on_sent, a))
+            spool_push(a->sp, seq, a->encoded.data, a->encoded.len);
+    } else if ((rc = spool_push(a->sp, seq, a->encoded.data, a->encoded.len))) {
+        log_error("agent: cannot spool batch %llu: %s (it is lost)", (unsigned long long)seq,
+                  strerror(-rc));
+    }
+}
+
 /* One collection round. */
 static void on_tick(uv_timer_t *t)
 {
@@ -856,19 +949,19 @@ static void on_tick(uv_timer_t *t)
     if (rc) {
         log_error("agent: cannot encode the batch: %s", strerror(-rc));
     } else {
-        uint64_t seq = ++a->next_seq;
         a->samples_sent += batch_count(a->b);
-        if (a->auth_ready && !sender_busy(a->snd) && !a->waiting_retry && spool_count(a->sp) == 0) {
-            buf_reset(&a->inflight);
-            buf_append(&a->inflight, a->encoded.data, a->encoded.len);
-            a->inflight_seq = seq;
-            a->inflight_from_spool = 0;
-            if (sender_post(a->snd, a->inflight.data, a->inflight.len, on_sent, a))
-                spool_push(a->sp, seq, a->encoded.data, a->encoded.len);
-        } else if ((rc = spool_push(a->sp, seq, a->encoded.data, a->encoded.len))) {
-            log_error("agent: cannot spool batch %llu: %s (it is lost)",
-                      (unsigned long long)seq, strerror(-rc));
+        deliver(a);
+    }
+    /* Probe results since the last round go as a batch of their own, right after it. */
+    if (a->pb && batch_count(a->pb)) {
+        buf_reset(&a->encoded);
+        if ((rc = batch_encode(a->pb, &a->encoded)))
+            log_error("agent: cannot encode the probe results: %s", strerror(-rc));
+        else {
+            a->samples_sent += batch_count(a->pb);
+            deliver(a);
         }
+        batch_reset(a->pb, stamp);
     }
     if (now - a->last_stats_log >= 600000) {
         a->last_stats_log = now;
@@ -901,6 +994,12 @@ static void on_signal(uv_signal_t *h, int signum)
     a->enr = NULL;
     sender_close(a->inv);
     a->inv = NULL;
+    /* The scheduler first: it cancels runs without results, so no test result reaches the
+     * config client after it is gone. Results not yet sent with a round are lost here. */
+    probe_sched_close(a->ps);
+    a->ps = NULL;
+    probecfg_close(a->pc);
+    a->pc = NULL;
     uv_timer_stop(&a->enroll_timer);
     uv_timer_stop(&a->inv_timer);
     uv_close((uv_handle_t *)&a->enroll_timer, NULL);
@@ -1072,6 +1171,19 @@ int agent_run(const agent_opts *opts)
             goto out_loop;
         }
     }
+    if (a->base && !a->o.no_probes) {
+        probe_sched_opts so = {.probe = {.vantage = a->o.instance, .plugin_dirs = a->o.plugin_dirs},
+                               .max_inflight = a->o.probe_concurrency,
+                               .sink = on_probe_result,
+                               .sink_ctx = a};
+        probecfg_opts po = {.base = a->base, .state_dir = a->o.state_dir};
+        if ((rc = batch_new(&a->pb, a->o.instance, "dashdot")) ||
+            (rc = probe_sched_new(&a->ps, &a->loop, &so)) ||
+            ((po.sched = a->ps), (rc = probecfg_new(&a->pc, &a->loop, &po)))) {
+            fprintf(stderr, "dashdot agent: cannot set up probes: %s\n", strerror(-rc));
+            goto out_loop;
+        }
+    }
     uv_timer_init(&a->loop, &a->tick);
     uv_timer_init(&a->loop, &a->retry);
     uv_timer_init(&a->loop, &a->enroll_timer);
@@ -1089,10 +1201,12 @@ int agent_run(const agent_opts *opts)
     choose_auth(a);
     uv_run(&a->loop, UV_RUN_DEFAULT);
 out_loop:
-    if (a->snd || a->enr || a->inv) {
+    if (a->snd || a->enr || a->inv || a->ps || a->pc) {
         sender_close(a->snd);
         sender_close(a->enr);
         sender_close(a->inv);
+        probe_sched_close(a->ps);
+        probecfg_close(a->pc);
         uv_run(&a->loop, UV_RUN_DEFAULT);
     }
     uv_loop_close(&a->loop);
@@ -1107,6 +1221,7 @@ out:
     buf_free(&a->inv_doc);
     spool_close(a->sp);
     batch_free(a->b);
+    batch_free(a->pb);
     buf_free(&a->encoded);
     buf_free(&a->inflight);
     mem_free(a->collectors_copy);

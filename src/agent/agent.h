@@ -29,6 +29,10 @@ typedef struct agent_opts {
     const char *container_labels, *docker_socket, *podman_socket;
     procs_opts procs;        /* --procs-group, --procs-top (default exe, 10) */
     const char *libvirt_uri; /* VMs: libvirt URI (NULL: qemu:///system; "none": off) */
+    /* Probes (docs/probes.md): assigned by a dashdot server to an enrolled agent. */
+    int no_probes;              /* never ask for probes */
+    unsigned probe_concurrency; /* runs at once; 0: the scheduler's default */
+    const char *plugin_dirs;    /* nagios plugins' directories (NULL: Debian's) */
 } agent_opts;
 
 /* Parses `dashdot agent` arguments (argv[0] is "agent"). Returns 0, 1 after printing help,

@@ -135,7 +135,7 @@ int api_register(http_server *s, api_ctx *ctx)
     api_meta_register(s, ctx);
     api_metrics_register(s, ctx);
     if (ctx->cat && ((rc = api_catalog_register(s, ctx)) || (rc = api_auth_register(s, ctx)) ||
-                     (rc = api_agent_register(s, ctx))))
+                     (rc = api_agent_register(s, ctx)) || (rc = api_probes_register(s, ctx))))
         return rc;
     api_static_register(s, ctx);
     return 0;
@@ -144,6 +144,7 @@ int api_register(http_server *s, api_ctx *ctx)
 void api_shutdown(api_ctx *ctx)
 {
     api_live_stop(ctx->live);
+    api_probes_shutdown(ctx);
 }
 
 void api_free(api_ctx *ctx)
@@ -152,4 +153,5 @@ void api_free(api_ctx *ctx)
         tsdb_set_observer(ctx->db, NULL, NULL);
     api_live_free(ctx->live);
     ctx->live = NULL;
+    api_probes_free(ctx);
 }

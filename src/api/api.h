@@ -7,14 +7,27 @@
 #include "../catalog/store.h"
 #include "../tsdb/tsdb.h"
 
+#include <jansson.h>
 #include <stdint.h>
 
 typedef struct api_live api_live;
+typedef struct api_probes api_probes;
+
+/* The server's own probe runner, for test runs without an agent: runs the assignment entry
+ * once and later calls done(done_ctx, id, result) on any thread with the result object
+ * ({"success","duration_seconds","timed_out","message","samples":[{"metric","labels","value"}]}).
+ * Returns 0 when accepted. */
+typedef void (*api_test_done_fn)(void *done_ctx, const char *id, json_t *result);
+typedef int (*api_run_test_fn)(void *ctx, const char *id, const json_t *entry,
+                               api_test_done_fn done, void *done_ctx);
 
 typedef struct api_ctx {
     tsdb *db;
     cat_store *cat;           /* the catalog (models, people, access) */
     api_live *live;           /* set by api_register */
+    api_probes *probes;       /* set by api_register: agent configs, tests, long-polls */
+    api_run_test_fn run_test; /* NULL: the server runs no probes itself */
+    void *run_test_ctx;
     int64_t start_ms;         /* server start time, for buildinfo and /metrics */
     size_t max_write_body;    /* compressed remote-write body limit */
     size_t max_write_decoded; /* decoded remote-write body limit */

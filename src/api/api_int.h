@@ -49,5 +49,13 @@ void api_meta_register(http_server *s, api_ctx *ctx);
 void api_metrics_register(http_server *s, api_ctx *ctx);
 int api_live_register(http_server *s, api_ctx *ctx);
 void api_static_register(http_server *s, api_ctx *ctx);
+int api_probes_register(http_server *s, api_ctx *ctx);
+/* Resumes every deferred probe request (long-polls, tests) and stops the waker thread. */
+void api_probes_shutdown(api_ctx *ctx);
+void api_probes_free(api_ctx *ctx);
+/* POST /api/v1/probe/<id>/test and GET /api/v1/probe/<id>/status (the catalog's item routes
+ * hand these over). */
+void api_probe_test(http_request *req, http_response *res, api_ctx *ctx, int64_t probe_id);
+void api_probe_status(http_request *req, http_response *res, api_ctx *ctx, int64_t probe_id);
 
 #endif

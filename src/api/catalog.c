@@ -261,6 +261,9 @@ static void handle_object(http_request *req, http_response *res, api_ctx *ctx,
     if (slash) {
         if (!strcmp(m->name, "device") && !strcmp(req->method, "GET"))
             handle_inventory(req, res, ctx, id, slash + 1);
+        else if (!strcmp(m->name, "probe") && !strcmp(req->method, "GET") &&
+                 !strcmp(slash + 1, "status"))
+            api_probe_status(req, res, ctx, id);
         else
             api_error(res, 404, "not_found", "no such endpoint");
         return;

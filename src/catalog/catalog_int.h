@@ -24,6 +24,9 @@ struct cat_store {
     int64_t archive_after_ms; /* child devices not reported for this long are archived */
     pthread_mutex_t thr_mu;
     cat_throttle_slot *throttle; /* CAT_THROTTLE_SLOTS, allocated on first failure */
+    unsigned long long generation; /* committed changes (atomic) */
+    void (*on_change)(void *ctx);  /* assign.h's listener, or NULL */
+    void *on_change_ctx;
 };
 
 /* Transactions: lock + BEGIN IMMEDIATE / COMMIT or ROLLBACK + unlock. cat__begin returns 0

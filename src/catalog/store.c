@@ -125,7 +125,13 @@ int cat__end(cat_store *s, int rc, cat_result *r)
         rc = cat__sqlerr(s, r, "commit");
     if (rc)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    else
+        __atomic_add_fetch(&s->generation, 1, __ATOMIC_SEQ_CST);
+    void (*fn)(void *) = s->on_change;
+    void *ctx = s->on_change_ctx;
     pthread_mutex_unlock(&s->mu);
+    if (!rc && fn)
+        fn(ctx);
     return rc;
 }
 

@@ -489,8 +489,7 @@ static int add_error(json_t *errors, const char *key, const char *msg)
     return json_object_set_new(errors, key, json_string(msg)) ? -ENOMEM : 0;
 }
 
-/* A default as its stored form: parse the JSON literal, then validate it like input. */
-static json_t *default_of(const cat_field *f)
+json_t *cat_valid_default(const cat_field *f)
 {
     json_error_t je;
     json_t *lit = json_loads(f->dflt, JSON_DECODE_ANY, &je), *out = NULL;
@@ -542,7 +541,7 @@ static int valid_settings(const cat_field *obj, const cat_variant *var, const js
         snprintf(key, sizeof key, "%s.%s", obj->name, f->name);
         if (!val || json_is_null(val) || (is_empty_string(val) && f->type != CAT_BOOL)) {
             if (f->dflt) {
-                if (!(sv = default_of(f)) || json_object_set_new(res, f->name, sv))
+                if (!(sv = cat_valid_default(f)) || json_object_set_new(res, f->name, sv))
                     goto oom;
             } else if (f->flags & CAT_F_REQUIRED) {
                 if (add_error(errors, key, "required"))
@@ -629,7 +628,7 @@ int cat_valid_object(const cat_model *m, const json_t *in, const json_t *stored,
             if (stored)
                 continue; /* unchanged */
             if (f->dflt) {
-                if (!(sv = default_of(f)) || json_object_set_new(res, f->name, sv))
+                if (!(sv = cat_valid_default(f)) || json_object_set_new(res, f->name, sv))
                     goto oom;
                 continue;
             }

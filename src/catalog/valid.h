@@ -33,5 +33,8 @@ int cat_valid_object(const cat_model *m, const json_t *in, const json_t *stored,
 /* Writes a stored-form value of f as API JSON (durations as "1h30m", times as RFC 3339):
  * returns a new reference or NULL on allocation failure. */
 json_t *cat_valid_output(const cat_field *f, const json_t *stored);
+/* The default of field f in its stored form (a new reference), or NULL when f has none (or
+ * out of memory). */
+json_t *cat_valid_default(const cat_field *f);
 
 #endif

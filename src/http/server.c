@@ -39,6 +39,8 @@ typedef struct conn_state {
     buf body;
     int too_big;
     http_principal who;
+    void *hstate; /* the handler's state across deferred calls */
+    void (*hstate_free)(void *);
 } conn_state;
 
 void http_response_header(http_response *res, const char *name, const char *value)
@@ -421,7 +423,15 @@ static enum MHD_Result run_handler(struct MHD_Connection *c, conn_state *st, con
             goto out;
         }
     }
+    req.state = st->hstate;
+    req.state_free = st->hstate_free;
     st->rt->fn(&req, &res, st->rt->ctx);
+    st->hstate = req.state;
+    st->hstate_free = req.state_free;
+    if (req.deferred) {
+        ret = MHD_YES; /* suspended by http_defer */
+        goto out;
+    }
     ret = send_response(c, &res);
 out:
     for (size_t i = 0; i < HTTP_MAX_HEADERS; i++)
@@ -519,6 +529,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn_state *st = *con_cls;
     if (!st)
         return;
+    if (st->hstate && st->hstate_free)
+        st->hstate_free(st->hstate);
     buf_free(&st->body);
     mem_free(st);
     *con_cls = NULL;
@@ -584,6 +596,12 @@ void http_server_free(http_server *s)
 const char *http_request_header(const http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void http_defer(http_request *req)
+{
+    req->deferred = 1;
+    MHD_suspend_connection(req->conn);
 }
 
 void http_stream_suspend(struct MHD_Connection *conn)

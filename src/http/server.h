@@ -29,6 +29,11 @@ typedef struct http_request {
     http_role role;              /* who.role */
     http_principal who;
     struct MHD_Connection *conn; /* for headers (http_request_header) and streams */
+    /* The handler's own state across a deferred answer (http_defer): NULL on the first call,
+     * kept as the handler leaves it; state_free (if set) frees it when the request ends. */
+    void *state;
+    void (*state_free)(void *state);
+    int deferred; /* set by http_defer */
 } http_request;
 
 /* A streaming body: the server calls read() whenever the client can take more data. It
@@ -107,6 +112,14 @@ void http_server_free(http_server *s);
 
 /* A request header's value, or NULL. */
 const char *http_request_header(const http_request *req, const char *name);
+
+/* Deferred answers (long-polls). A handler that cannot answer yet calls http_defer and
+ * returns without filling res: the connection is suspended at once (so another thread may
+ * resume it even before the handler returns). Once someone calls
+ * http_stream_resume(req->conn) (any thread, exactly once per defer) the handler is called
+ * again for the same request, with req->state as it left it. Every deferred connection must be
+ * resumed before the server stops. */
+void http_defer(http_request *req);
 
 /* For stream readers: suspend the connection until http_stream_resume. Only from within the
  * stream's read callback, which then returns HTTP_STREAM_WAIT. */
