@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "server_probes.h"
 #include "tsdb/tsdb.h"
 
 #include <errno.h>
@@ -299,6 +300,7 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
     cat_store *cat = NULL;
     char admin_pw[64] = "";
     http_server *srv = NULL;
+    server_probes *probes = NULL;
     api_ctx api = {0};
     char err[512];
     int rc;
@@ -357,6 +359,10 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         log_error("cannot set up the API: %s", strerror(-rc));
         goto out;
     }
+    if ((rc = server_probes_start(&probes, cat, db, &api))) {
+        log_error("cannot start the server's probe runner: %s", strerror(-rc));
+        goto out;
+    }
     if ((rc = http_server_start(srv, err, sizeof err))) {
         log_error("%s", err);
         goto out;
@@ -408,6 +414,7 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
     }
     rc = 0;
 out:
+    server_probes_stop(probes, &api);
     if (api.live)
         api_shutdown(&api);
     http_server_free(srv);

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,31 +206,13 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-static json_t *number(double v)
-{
-    if (isnan(v))
-        return json_string("NaN");
-    if (isinf(v))
-        return json_string(v > 0 ? "+Inf" : "-Inf");
-    return json_real(v);
-}
-
 static void test_done(void *vctx, const probe_result *res)
 {
     test_ctx *tc = vctx;
     probecfg *c = tc->c;
-    json_t *samples = json_array();
-    for (size_t i = 0; samples && i < res->nsamples; i++) {
-        const probe_sample *s = &res->samples[i];
-        json_t *l = json_object();
-        for (size_t k = 0; l && s->labels[k]; k += 2)
-            json_object_set_new(l, s->labels[k], json_string(s->labels[k + 1]));
-        json_array_append_new(samples, json_pack("{ss so so}", "metric", s->metric, "labels", l,
-                                                 "value", number(s->v)));
-    }
-    json_t *doc = json_pack("{ss sb sb sf ss so}", "id", tc->id, "success", res->success,
-                            "timed_out", res->timed_out, "duration_seconds", res->duration_s,
-                            "message", res->message ? res->message : "", "samples", samples);
+    json_t *doc = probe_result_json(res);
+    if (doc)
+        json_object_set_new(doc, "id", json_string(tc->id));
     mem_free(tc);
     char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);

@@ -118,10 +118,13 @@ static void *waker_main(void *vp)
 }
 
 /* Defers req until a change after gen or the deadline. Returns 0 when deferred, 1 when a change
- * already happened (answer again now), -ENOMEM. Caller holds p->mu. */
+ * already happened (answer again now), -ESHUTDOWN when the server stops (answer now, as at the
+ * deadline), -ENOMEM. Caller holds p->mu. */
 static int defer_locked(api_probes *p, http_request *req, uint64_t gen, int64_t deadline)
 {
-    if (gen_now(p) != gen || p->stopping)
+    if (p->stopping)
+        return -ESHUTDOWN;
+    if (gen_now(p) != gen)
         return 1;
     waiter *w = mem_calloc(1, sizeof *w);
     if (!w)
@@ -385,10 +388,11 @@ static void answer_test(http_request *req, http_response *res, test_state *ts)
         pthread_mutex_unlock(&p->mu);
         if (d == 0)
             return;
-        if (d < 0) {
+        if (d == -ENOMEM) {
             api_error(res, 503, "internal", "out of memory");
             return;
         }
+        /* 1: a change, look again; -ESHUTDOWN: the next round answers (stopping is set). */
     }
 }
 
@@ -502,14 +506,15 @@ static void handle_probe_post(http_request *req, http_response *res, void *vctx)
 /* ---- GET /api/v1/probe/<id>/status --------------------------------------------------------- */
 
 /* Evaluates expr now; returns the vector (or NULL with the error answered). */
-static int instant(api_ctx *ctx, const char *expr, promql_result *out, char *err, size_t cap)
+static int instant(api_ctx *ctx, const char *expr, int64_t lookback_ms, promql_result *out,
+                   char *err, size_t cap)
 {
     promql_expr *e = NULL;
     int rc = promql_parse(expr, &e, err, cap);
     if (rc)
         return rc;
     promql_querier q = promql_querier_tsdb(ctx->db);
-    promql_opts o = {.lookback_ms = 0, .timeout_ms = 10000};
+    promql_opts o = {.lookback_ms = lookback_ms, .timeout_ms = 10000};
     rc = promql_eval_instant(&q, e, timeutil_now_ms(), &o, out, err, cap);
     promql_expr_free(e);
     return rc;
@@ -521,6 +526,24 @@ static const char *label_of(const labels *ls, const char *name)
         if (!strcmp(ls->v[i].name, name))
             return ls->v[i].value;
     return "";
+}
+
+/* The same series apart from the metric name (timestamp() drops it). */
+static int same_series(const labels *a, const labels *b)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (i < a->n && !strcmp(a->v[i].name, "__name__"))
+            i++;
+        while (j < b->n && !strcmp(b->v[j].name, "__name__"))
+            j++;
+        if (i == a->n || j == b->n)
+            return i == a->n && j == b->n;
+        if (strcmp(a->v[i].name, b->v[j].name) || strcmp(a->v[i].value, b->v[j].value))
+            return 0;
+        i++;
+        j++;
+    }
 }
 
 void api_probe_status(http_request *req, http_response *res, api_ctx *ctx, int64_t probe_id)
@@ -538,26 +561,24 @@ void api_probe_status(http_request *req, http_response *res, api_ctx *ctx, int64
     int64_t iv = json_integer_value(json_object_get(entry, "interval_ms"));
     int64_t window = 2 * iv + 60000;
     char expr[256], err[512];
-    /* The last verdict, its time and the last duration per vantage point, over two intervals
-     * and a minute (a stale probe shows as such instead of vanishing). */
+    /* The last verdict, its time and the last duration per vantage point, looking back two
+     * intervals and a minute (a stale probe shows as such instead of vanishing). An instant
+     * selector keeps its sample's own time, which timestamp() reports. */
     promql_result ok, when, dur;
     memset(&when, 0, sizeof when);
     memset(&dur, 0, sizeof dur);
-    snprintf(expr, sizeof expr, "last_over_time(probe_success{probe_id=\"%lld\"}[%llds])",
-             (long long)probe_id, (long long)(window / 1000));
-    rc = instant(ctx, expr, &ok, err, sizeof err);
+    snprintf(expr, sizeof expr, "probe_success{probe_id=\"%lld\"}", (long long)probe_id);
+    rc = instant(ctx, expr, window, &ok, err, sizeof err);
     if (!rc) {
-        snprintf(expr, sizeof expr,
-                 "timestamp(last_over_time(probe_success{probe_id=\"%lld\"}[%llds]))",
-                 (long long)probe_id, (long long)(window / 1000));
-        if ((rc = instant(ctx, expr, &when, err, sizeof err)))
+        snprintf(expr, sizeof expr, "timestamp(probe_success{probe_id=\"%lld\"})",
+                 (long long)probe_id);
+        if ((rc = instant(ctx, expr, window, &when, err, sizeof err)))
             promql_result_free(&ok);
     }
     if (!rc) {
-        snprintf(expr, sizeof expr,
-                 "last_over_time(probe_duration_seconds{probe_id=\"%lld\"}[%llds])",
-                 (long long)probe_id, (long long)(window / 1000));
-        if ((rc = instant(ctx, expr, &dur, err, sizeof err))) {
+        snprintf(expr, sizeof expr, "probe_duration_seconds{probe_id=\"%lld\"}",
+                 (long long)probe_id);
+        if ((rc = instant(ctx, expr, window, &dur, err, sizeof err))) {
             promql_result_free(&ok);
             promql_result_free(&when);
         }
@@ -567,22 +588,32 @@ void api_probe_status(http_request *req, http_response *res, api_ctx *ctx, int64
         api_error(res, 503, "internal", "%s", err);
         return;
     }
+    /* A vantage point may have several series (an edit changed the target): its newest
+     * sample speaks for it. */
     int64_t now = timeutil_now_ms();
     json_t *vs = json_array();
-    for (size_t i = 0; i < ok.nseries; i++) {
-        const char *v = label_of(ok.series[i].ls, "vantage");
-        double t = 0, d = -1;
-        for (size_t j = 0; j < when.nseries; j++)
-            if (!strcmp(label_of(when.series[j].ls, "vantage"), v))
-                t = when.series[j].points[0].v;
+    for (size_t i = 0; vs && i < when.nseries; i++) {
+        const char *v = label_of(when.series[i].ls, "vantage");
+        double t = when.series[i].points[0].v;
+        int newest = 1;
+        for (size_t j = 0; j < when.nseries && newest; j++)
+            newest = j == i || strcmp(label_of(when.series[j].ls, "vantage"), v) ||
+                     when.series[j].points[0].v < t || (when.series[j].points[0].v == t && j > i);
+        if (!newest)
+            continue;
+        double okv = 0, d = -1;
+        for (size_t j = 0; j < ok.nseries; j++)
+            if (same_series(ok.series[j].ls, when.series[i].ls))
+                okv = ok.series[j].points[0].v;
         for (size_t j = 0; j < dur.nseries; j++)
-            if (!strcmp(label_of(dur.series[j].ls, "vantage"), v))
+            if (same_series(dur.series[j].ls, when.series[i].ls))
                 d = dur.series[j].points[0].v;
         double age = (double)now / 1000 - t;
         json_array_append_new(
-            vs, json_pack("{ss sb sf sf sf sb}", "vantage", v, "success",
-                          ok.series[i].points[0].v == 1, "duration_seconds", d, "time", t,
-                          "age_seconds", age, "stale", age * 1000 > 2.0 * (double)iv + 5000));
+            vs, json_pack("{ss sb sf sf sf sb ss}", "vantage", v, "success", okv == 1,
+                          "duration_seconds", d, "time", t, "age_seconds", age < 0 ? 0 : age,
+                          "stale", age * 1000 > 2.0 * (double)iv + 5000, "target",
+                          label_of(when.series[i].ls, "target")));
     }
     promql_result_free(&ok);
     promql_result_free(&when);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -480,4 +481,35 @@ void probe_run_cancel(probe_run *r, const char *why)
         r->def->type->cancel(r);
     r->state = NULL;
     finish(r, 0, 1, why);
+}
+
+/* ---- results as JSON ---------------------------------------------------------------------- */
+
+static json_t *number(double v)
+{
+    if (isnan(v))
+        return json_string("NaN");
+    if (isinf(v))
+        return json_string(v > 0 ? "+Inf" : "-Inf");
+    return json_real(v);
+}
+
+json_t *probe_result_json(const probe_result *res)
+{
+    json_t *samples = json_array();
+    for (size_t i = 0; samples && i < res->nsamples; i++) {
+        const probe_sample *s = &res->samples[i];
+        json_t *l = json_object();
+        for (size_t k = 0; l && s->labels[k]; k += 2)
+            json_object_set_new(l, s->labels[k], json_string(s->labels[k + 1]));
+        if (!l || json_array_append_new(samples, json_pack("{ss so so}", "metric", s->metric,
+                                                           "labels", l, "value", number(s->v)))) {
+            json_decref(samples);
+            return NULL;
+        }
+    }
+    return samples ? json_pack("{sb sb sf ss so}", "success", res->success, "timed_out",
+                               res->timed_out, "duration_seconds", res->duration_s, "message",
+                               res->message ? res->message : "", "samples", samples)
+                   : NULL;
 }

@@ -162,6 +162,11 @@ typedef struct probe_result {
     size_t nsamples;
 } probe_result;
 
+/* The result as the test API answers it: {"success","timed_out","duration_seconds","message",
+ * "samples":[{"metric","labels":{...},"value"}]} (values that JSON cannot hold, NaN and
+ * infinities, as the strings "NaN", "+Inf", "-Inf"). A new object, or NULL out of memory. */
+json_t *probe_result_json(const probe_result *res);
+
 /* Receives every finished run; the result is valid during the call only. */
 typedef void (*probe_sink_fn)(void *ctx, const probe_result *res);
 
