@@ -82,6 +82,7 @@ suite() {
         failed+=("[$label] $name")
         CELL["$label|$name"]=FAIL
         echo "not ok - [$label] $name"
+        grep -E '^ *not ok' "$log" | sed 's/^/    | /'
         sed 's/^/    | /' "$log" | tail -30
     fi
 }
