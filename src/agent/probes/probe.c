@@ -30,20 +30,30 @@ static const probe_type *const types[] = {
 const char *const probe_type_names[] = {"icmp",   "tcp",   "http",   "dns", "snmp",
                                         "scrape", "munin", "nagios", NULL};
 
+static const probe_type *extra; /* tests only: probe_type_set_extra */
+
+void probe_type_set_extra(const probe_type *t)
+{
+    extra = t;
+}
+
 const probe_type *probe_type_find(const char *name)
 {
     for (size_t i = 0; name && i < NTYPES; i++)
         if (!strcmp(types[i]->name, name))
             return types[i];
+    if (name && extra && !strcmp(extra->name, name))
+        return extra;
     return NULL;
 }
 
+/* The slot of a type's shared state: its index in the table (the extra type: the last slot). */
 static size_t type_index(const probe_type *t)
 {
     for (size_t i = 0; i < NTYPES; i++)
         if (types[i] == t)
             return i;
-    return 0;
+    return NTYPES;
 }
 
 /* ---- definitions ------------------------------------------------------------------------- */
@@ -206,8 +216,8 @@ int probe_env_init(probe_env *env, uv_loop_t *loop, const probe_opts *opts)
     memset(env, 0, sizeof *env);
     env->loop = loop;
     env->opts = *opts;
-    env->shared = mem_calloc(NTYPES, sizeof *env->shared);
-    env->shared_made = mem_calloc(NTYPES, sizeof *env->shared_made);
+    env->shared = mem_calloc(NTYPES + 1, sizeof *env->shared);
+    env->shared_made = mem_calloc(NTYPES + 1, sizeof *env->shared_made);
     if (!env->shared || !env->shared_made) {
         mem_free(env->shared);
         mem_free(env->shared_made);
@@ -218,9 +228,11 @@ int probe_env_init(probe_env *env, uv_loop_t *loop, const probe_opts *opts)
 
 void probe_env_close(probe_env *env)
 {
-    for (size_t i = 0; env->shared && i < NTYPES; i++)
-        if (env->shared_made[i] == 1 && types[i]->shared_free)
-            types[i]->shared_free(env->shared[i]);
+    for (size_t i = 0; env->shared && i <= NTYPES; i++) {
+        const probe_type *t = i < NTYPES ? types[i] : extra;
+        if (env->shared_made[i] == 1 && t && t->shared_free)
+            t->shared_free(env->shared[i]);
+    }
     mem_free(env->shared);
     mem_free(env->shared_made);
     curlmux_close(env->curl);

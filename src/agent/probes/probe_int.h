@@ -38,4 +38,8 @@ void probe_run_start(probe_run *r);
 void probe_run_cancel(probe_run *r, const char *why);
 void probe_run_free(probe_run *r);
 
+/* Test hook: makes probe_type_find(t->name) return t (one extra type; NULL removes it), so the
+ * scheduler's tests can run a type whose timing they control. */
+void probe_type_set_extra(const probe_type *t);
+
 #endif
