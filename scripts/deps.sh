@@ -16,7 +16,8 @@ if [[ $what == test || $what == bench ]]; then
            openssl)
 fi
 if [[ $what == bench ]]; then
-    pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics)
+    pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics
+           prometheus-blackbox-exporter prometheus-snmp-exporter fping)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

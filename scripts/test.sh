@@ -95,6 +95,8 @@ fi
 
 echo "# clang ASan+UBSan build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+# Leaks inside system libraries we cannot fix (tests/lsan.supp says which and why).
+export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run "build (clang, ASan+UBSan)" env CC=clang bash -c "$(declare -f build); build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug"
 if [[ -x build-asan/dashdot ]]; then
