@@ -3,8 +3,12 @@
 # 127.0.0.1 port and runs, in headless Chromium against that one server,
 #   tests/e2e/ui.test.mjs       the live dashboard
 #   tests/e2e/catalog.test.mjs  the Settings area (login, forms, device page, delete, logout)
-# The admin password for the second one comes from the demo's first-run output in its log.
-# Exits 0 when both passed, else the first non-zero status.
+#   tests/e2e/probes.test.mjs   probes: create, Test from the demo's agent, schedule, state and
+#                               latency chart on the device page, viewer without Test
+# The admin password for the last two comes from the demo's first-run output in its log; for
+# the probes test a second agent (instance e2e-vantage-2, enrolled with the demo's agent token)
+# is a second vantage point.
+# Exits 0 when all passed, else the first non-zero status.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 DASHDOT=$(readlink -f "${DASHDOT:-build/dashdot}")
@@ -12,10 +16,11 @@ dir=$(mktemp -d /tmp/dashdot-e2e.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$DASHDOT" demo --listen "127.0.0.1:$port" --data "$dir/data" >"$dir/demo.log" 2>&1 &
 pid=$!
+pid2=""
 cleanup() {
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
+    kill $pid $pid2 2>/dev/null
+    for _ in $(seq 50); do kill -0 $pid $pid2 2>/dev/null || break; sleep 0.1; done
+    kill -9 $pid $pid2 2>/dev/null
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -35,11 +40,31 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 if [[ -z $admin_pw ]]; then echo "run.sh: no '  admin password: ' line in the demo log" >&2; fi
+
+# A second vantage point for the probes test: another agent, enrolled with the demo's token.
+second=""
+agent_token=$(sed -n 's/^  agent token: //p' "$dir/demo.log" | head -n 1)
+if [[ -n $agent_token ]]; then
+    "$DASHDOT" agent --server "http://127.0.0.1:$port" --token "$agent_token" --instance e2e-vantage-2 \
+        --state "$dir/agent2-state" --spool "$dir/agent2-spool" --collectors loadavg \
+        --inventory-interval 1h >"$dir/agent2.log" 2>&1 &
+    pid2=$!
+    second=e2e-vantage-2
+else
+    echo "run.sh: no '  agent token: ' line in the demo log; the probes test uses one agent" >&2
+fi
 DASHDOT_URL="http://127.0.0.1:$port" DASHDOT_SCREENSHOT="${DASHDOT_SCREENSHOT:-}" \
     DASHDOT_ADMIN_PASSWORD="$admin_pw" timeout 150 node tests/e2e/catalog.test.mjs
 rc_catalog=$?
+DASHDOT_URL="http://127.0.0.1:$port" DASHDOT_SCREENSHOT="${DASHDOT_SCREENSHOT:-}" \
+    DASHDOT_ADMIN_PASSWORD="$admin_pw" DASHDOT_SECOND_AGENT="$second" timeout 170 node tests/e2e/probes.test.mjs
+rc_probes=$?
 
 rc=$rc_ui
 ((rc)) || rc=$rc_catalog
-if ((rc)); then echo "--- demo log"; tail -30 "$dir/demo.log"; fi
+((rc)) || rc=$rc_probes
+if ((rc)); then
+    echo "--- demo log"; tail -30 "$dir/demo.log"
+    [[ -f $dir/agent2.log ]] && { echo "--- second agent log"; tail -10 "$dir/agent2.log"; }
+fi
 exit $rc

@@ -1,6 +1,7 @@
 // The device page (#/settings/device/<id>): the device's fields, its endpoints and the probes on
-// them (with links that open the endpoint / probe form pre-filled with the reference), its
-// inventory as readable tables, and the inventory history with a "what changed" view.
+// them (with links that open the endpoint / probe form pre-filled with the reference; each probe
+// as a card with its state per vantage point, schedules, Test and latency chart, see probes.js),
+// its inventory as readable tables, and the inventory history with a "what changed" view.
 import { request } from './auth.js';
 import {
   canRead,
@@ -23,6 +24,7 @@ import {
 } from './catalog.js';
 import { h } from './dom.js';
 import { fmtBytes } from './format.js';
+import { probeCard } from './probes.js';
 
 export async function renderDevicePage(ctx, page, schema, m, id) {
   const r = await request('GET', `/api/v1/device/${id}`);
@@ -86,7 +88,6 @@ async function drawEndpoints(ctx, box, schema, dev, epModel, probeModel) {
   const epCols = listFields(epModel, [devField]);
   const showProbes = probeModel && canRead(probeModel);
   const epField = showProbes ? refFieldTo(probeModel, 'endpoint') : null;
-  const probeCols = showProbes ? listFields(probeModel, [epField]) : [];
   const canAddProbe = showProbes && canWriteHere(probeModel);
 
   body.replaceChildren(
@@ -118,16 +119,18 @@ async function drawEndpoints(ctx, box, schema, dev, epModel, probeModel) {
         ),
         showProbes ? probesBox : null,
       );
-      if (showProbes) loadProbes(ctx, probesBox, schema, ep, probeModel, epField, probeCols);
+      if (showProbes) loadProbes(ctx, probesBox, schema, ep, probeModel, epField, objectHash('device', dev.id));
       return card;
     }),
   );
 }
 
-async function loadProbes(ctx, box, schema, ep, probeModel, epField, cols) {
+// The probes of one endpoint as probe cards (probes.js): state per vantage point, schedules,
+// Test (editors) and the latency chart, polled while the page is shown.
+async function loadProbes(ctx, box, schema, ep, probeModel, epField, back) {
   let list;
   try {
-    const r = await request('GET', `/api/v1/probe?${epField}=${ep.id}&limit=1000`);
+    const r = await request('GET', `/api/v1/probe?${epField}=${ep.id}&limit=1000&sort=${encodeURIComponent(probeModel.display || 'id')}`);
     list = Array.isArray(r.data) ? r.data : [];
   } catch (e) {
     if (ctx.alive()) box.replaceChildren(message('error', errorText(e)));
@@ -138,30 +141,21 @@ async function loadProbes(ctx, box, schema, ep, probeModel, epField, cols) {
     box.replaceChildren(h('p', { class: 'muted small' }, `No ${modelPlural(probeModel).toLowerCase()} on this endpoint.`));
     return;
   }
-  const shown = cols.filter((f) => f.name !== probeModel.display);
-  box.replaceChildren(
-    h(
-      'table',
-      { class: 'data compact', 'aria-label': `${modelPlural(probeModel)} on ${ep.address || ep.id}` },
-      h(
-        'thead',
-        null,
-        h('tr', null, h('th', { scope: 'col' }, modelTitle(probeModel)), shown.map((f) => h('th', { scope: 'col' }, fieldTitle(f)))),
-      ),
-      h(
-        'tbody',
-        null,
-        list.map((p) =>
-          h(
-            'tr',
-            { 'data-id': p.id },
-            h('td', null, h('a', { href: objectHash('probe', p.id) }, displayOf(probeModel, p))),
-            shown.map((f) => h('td', null, valueNode(schema, f, p[f.name]))),
-          ),
-        ),
-      ),
-    ),
+  // One slot per probe, in list order, filled as each card is ready.
+  const slots = list.map((p) =>
+    h('div', { class: 'probe-slot', 'data-probe': p.id }, h('a', { href: objectHash('probe', p.id) }, displayOf(probeModel, p)), h('span', { class: 'loading small' }, ' loading…')),
   );
+  box.replaceChildren(h('div', { class: 'probe-cards', role: 'list', 'aria-label': `${modelPlural(probeModel)} on ${displayOf(schema.byName.get('endpoint'), ep)}` }, slots));
+  list.forEach(async (p, i) => {
+    try {
+      const card = await probeCard(ctx, schema, p, { title: true, back });
+      if (!ctx.alive()) return;
+      card.setAttribute('role', 'listitem');
+      slots[i].replaceWith(card);
+    } catch (e) {
+      if (ctx.alive()) slots[i].append(message('error', errorText(e)));
+    }
+  });
 }
 
 // ---------------------------------------------------------------- inventory

@@ -1,6 +1,8 @@
-// Create and edit forms, drawn from a model's fields in the schema: one widget per field type,
-// per-type nested settings (`variants`), required/min/max checks, the server's 422 messages
-// inline under each input, If-Match on edits and the 409 "changed by someone else" case.
+// Create and edit forms, drawn from a model's fields in the schema: one widget per field type
+// (tags as removable chips), per-type nested settings (`variants`), required/min/max checks, the
+// server's 422 messages inline under each input, If-Match on edits and the 409 "changed by
+// someone else" case. Query values pre-fill fields; `next=#/settings/...` is where Save and
+// Cancel go (e.g. back to the device page a schedule was created from).
 import { request } from './auth.js';
 import {
   canWriteHere,
@@ -30,6 +32,23 @@ export function takeSecret(model, id) {
   }
   return null;
 }
+
+// What the last save did ({model, id, how: 'created' | 'saved'}), for a note on the next page.
+let lastSaved = null;
+export function takeSaved(model, id) {
+  const s = lastSaved;
+  lastSaved = null;
+  return s && s.model === model && String(s.id) === String(id) ? s.how : null;
+}
+
+// A `next` query value (where to go after saving or cancelling): only a Settings hash.
+function nextFromQuery(query) {
+  const n = query && query.get('next');
+  return n && /^#\/settings(\/|$)/.test(n) ? n : null;
+}
+
+// String settings that hold a secret are typed into password inputs.
+const SECRET_NAME = /(^|_)(password|secret|token)$/;
 
 class FieldError extends Error {}
 
@@ -108,6 +127,94 @@ async function loadOptions(schema, fields) {
   return out;
 }
 
+// Whether an entry matching the regular expression `p` may contain a comma: a literal comma, or
+// a class / wildcard that matches one (quantifiers like {1,3} do not count). Errs towards yes.
+function patternAllowsComma(p) {
+  const src = String(p).replace(/\{\d*,\d*\}/g, '');
+  const CLASS = /\[(?:\\.|[^\]\\])*\]/g;
+  if (src.replace(CLASS, '').includes(',')) return true;
+  const atoms = src.match(/\[(?:\\.|[^\]\\])*\]|\\[SWD]|(?<!\\)\./g) || [];
+  return atoms.some((a) => {
+    try {
+      return new RegExp(a).test(',');
+    } catch {
+      return true;
+    }
+  });
+}
+
+// A list of short strings as chips plus a text input: Enter adds the typed entry (also a comma
+// when `commas` is set: plain tags; settings lists such as HTTP headers or plugin arguments may
+// contain commas), × or Backspace in the empty input removes one. Text still in the input counts
+// as an entry when the form is sent.
+function tagsWidget(common, title, value, commas) {
+  const items = (Array.isArray(value) ? value : value != null && value !== '' ? [value] : []).map(String);
+  const input = h('input', { ...common, type: 'text', autocomplete: 'off', spellcheck: 'false', class: 'tags-text' });
+  const list = h('ul', { class: 'tag-chips', 'aria-label': `${title}: entries` });
+  const el = h('div', { class: 'tags-input', onclick: (ev) => ev.target === el && input.focus() }, list, input);
+  const split = (text) => (commas ? text.split(',') : [text]).map((x) => x.trim()).filter(Boolean);
+  const draw = () => {
+    list.replaceChildren(
+      ...items.map((t, i) =>
+        h(
+          'li',
+          { class: 'chip' },
+          h('span', { class: 'chip-text' }, t),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'chip-x',
+              'aria-label': `Remove ${t}`,
+              onclick: () => {
+                items.splice(i, 1);
+                draw();
+                input.focus();
+              },
+            },
+            '×',
+          ),
+        ),
+      ),
+    );
+    list.hidden = !items.length;
+  };
+  const commit = () => {
+    for (const t of split(input.value)) if (!items.includes(t)) items.push(t);
+    input.value = '';
+    draw();
+  };
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      commit();
+    } else if (ev.key === 'Backspace' && input.value === '' && items.length) {
+      items.pop();
+      draw();
+    }
+  });
+  if (commas) {
+    input.addEventListener('input', () => {
+      const v = input.value;
+      const cut = v.lastIndexOf(',');
+      if (cut < 0) return;
+      for (const t of split(v.slice(0, cut))) if (!items.includes(t)) items.push(t);
+      input.value = v.slice(cut + 1).trimStart();
+      draw();
+    });
+  }
+  input.addEventListener('blur', () => {
+    if (input.value.trim()) commit();
+  });
+  draw();
+  const get = () => {
+    const all = [...items];
+    for (const t of split(input.value)) if (!all.includes(t)) all.push(t);
+    return all.length ? all : undefined;
+  };
+  return { el, input, get };
+}
+
 // One field: label, input, hint and error line. Returns {name, field, el, get(), setError(), focus()}.
 // get() returns undefined for "no value", throws FieldError for input it cannot convert.
 function buildField(f, value, opts) {
@@ -117,6 +224,7 @@ function buildField(f, value, opts) {
   const errId = id + '-err';
   const common = { id, name, 'aria-required': f.required ? 'true' : null };
   let input;
+  let widget = null; // what goes into the page when it is not the input itself
   let get;
   let labelFor = id;
   let control;
@@ -179,12 +287,14 @@ function buildField(f, value, opts) {
       break;
     }
     case 'tags': {
-      input = h('input', { ...common, type: 'text', value: Array.isArray(value) ? value.join(', ') : value || '', autocomplete: 'off' });
-      hint = (hint ? hint + ' ' : '') + '(comma separated)';
-      get = () => {
-        const t = input.value.split(',').map((s) => s.trim()).filter(Boolean);
-        return t.length ? t : undefined;
-      };
+      // Plain tags split at commas; so do settings lists whose pattern has no room for a comma
+      // (status codes), not free-form ones (HTTP headers, plugin arguments, regular expressions).
+      const commas = !opts.prefix || (!!f.pattern && !patternAllowsComma(f.pattern));
+      const t = tagsWidget(common, title, value, commas);
+      input = t.input;
+      widget = t.el;
+      get = t.get;
+      hint = (hint ? hint + ' ' : '') + (commas ? '(comma or Enter after each)' : '(Enter after each entry)');
       break;
     }
     case 'int':
@@ -245,12 +355,12 @@ function buildField(f, value, opts) {
       else
         input = h('input', {
           ...common,
-          type: f.widget === 'password' ? 'password' : 'text',
+          type: f.widget === 'password' || (opts.prefix && SECRET_NAME.test(f.name)) ? 'password' : 'text',
           value: str,
           maxlength: f.type === 'string' && f.max ? f.max : null,
           placeholder: f.type === 'duration' ? 'e.g. 30s, 5m, 1h30m' : null,
           spellcheck: f.type === 'string' && f.rule ? 'false' : null,
-          autocomplete: 'off',
+          autocomplete: opts.prefix && SECRET_NAME.test(f.name) ? 'new-password' : 'off',
         });
       get = () => (input.value === '' ? undefined : input.value);
     }
@@ -270,12 +380,12 @@ function buildField(f, value, opts) {
         h('label', { for: labelFor }, title),
         f.required && f.type !== 'bool' ? h('span', { class: 'req', title: 'required' }, '*') : null,
       ),
-      input,
+      widget || input,
       hintNode,
       errEl,
     );
   } else {
-    control = h('div', { class: 'field', 'data-field': name }, input, hintNode, errEl);
+    control = h('div', { class: 'field', 'data-field': name }, widget || input, hintNode, errEl);
   }
 
   const setError = (msg) => {
@@ -433,7 +543,8 @@ export async function renderForm(ctx, page, schema, m, id) {
 
   const name = edit ? displayOf(m, obj) : null;
   document.title = `${edit ? 'Edit ' + name : 'New ' + modelTitle(m).toLowerCase()} · dashdot`;
-  const backHash = edit ? objectHash(m.name, id) : backFromQuery(schema, m, ctx.query) || base;
+  const next = nextFromQuery(ctx.query);
+  const backHash = next || (edit ? objectHash(m.name, id) : backFromQuery(schema, m, ctx.query) || base);
 
   const opts = { options, edit };
   const built = []; // editable widgets (incl. variant blocks)
@@ -533,7 +644,10 @@ export async function renderForm(ctx, page, schema, m, id) {
       else r = await request('POST', `/api/v1/${encodeURIComponent(m.name)}`, body);
       const saved = r.data || {};
       if (!edit && saved.secret) pendingSecret = { model: m.name, id: saved.id, secret: saved.secret };
-      go(objectHash(m.name, saved.id != null ? saved.id : id));
+      const savedId = saved.id != null ? saved.id : id;
+      lastSaved = { model: m.name, id: savedId, how: edit ? 'saved' : 'created' };
+      // A token's secret is shown on its own page only: `next` does not apply then.
+      go(next && !(pendingSecret && pendingSecret.model === m.name) ? next : objectHash(m.name, savedId));
     } catch (e) {
       if (!ctx.alive()) return;
       showSubmitError(e, top, all(), m, edit);

@@ -1,7 +1,8 @@
 // The Settings area: login, model index, list, detail, create/edit (form.js), device page
-// (device.js) and the audit log. Routes (all in the URL hash):
+// (device.js), probe page and probe states (probes.js) and the audit log. Routes (URL hash):
 //   #/login  #/settings  #/settings/audit  #/settings/<model>  #/settings/<model>/new
 //   #/settings/<model>/<id>  #/settings/<model>/<id>/edit  #/settings/device/<id> (device page)
+//   #/settings/probe/<id> (probe page: state, schedules, Test, latency chart)
 // Every list, detail and form is drawn from GET /api/v1/schema.
 import './settings.css';
 import { loadMe, login, request, roleAtLeast, session } from './auth.js';
@@ -33,7 +34,8 @@ import {
 } from './catalog.js';
 import { renderDevicePage } from './device.js';
 import { h } from './dom.js';
-import { renderForm, takeSecret } from './form.js';
+import { renderForm, takeSaved, takeSecret } from './form.js';
+import { fillStateCells, renderProbePage } from './probes.js';
 
 let drawGen = 0;
 
@@ -110,6 +112,7 @@ async function dispatch(ctx, page, schema, parts) {
   const id = Number(parts[1]);
   if (parts.length === 2) {
     if (m.name === 'device') return renderDevicePage(ctx, page, schema, m, id);
+    if (m.name === 'probe') return renderProbePage(ctx, page, schema, m, id, takeSaved(m.name, id));
     return detailView(ctx, page, schema, m, id);
   }
   if (parts.length === 3 && parts[2] === 'edit') return renderForm(ctx, page, schema, m, id);
@@ -225,6 +228,8 @@ function listView(ctx, page, schema, m) {
   for (const [k, v] of q) if (!CONTROL.has(k) && v !== '') st.filters.set(k, v);
   const cols = listColumns(m);
   const base = `#/settings/${encodeURIComponent(m.name)}`;
+  // Probes get a State column (GET /api/v1/probe/<id>/status per row).
+  const withState = m.name === 'probe';
 
   const params = (withPaging) => {
     const p = new URLSearchParams();
@@ -272,9 +277,15 @@ function listView(ctx, page, schema, m) {
     const rows = Array.isArray(r.data) ? r.data : [];
     const total = Number.isFinite(r.body.total) ? r.body.total : rows.length;
     for (const o of rows) primeRef(schema, m.name, o);
+    const stateCells = [];
     body.replaceChildren(
       ...rows.map((o) => {
         const href = objectHash(m.name, o.id);
+        let stateTd = null;
+        if (withState) {
+          stateTd = h('td', { 'data-field': 'state' }, h('span', { class: 'muted small' }, '…'));
+          stateCells.push([o.id, stateTd]);
+        }
         const tr = h(
           'tr',
           { 'data-id': o.id },
@@ -283,6 +294,7 @@ function listView(ctx, page, schema, m) {
             const linked = f.name === 'id' || f.name === m.display;
             return h('td', { 'data-field': f.name }, linked ? h('a', { href }, v == null || v === '' ? `#${o.id}` : String(v)) : valueNode(schema, f, v));
           }),
+          stateTd,
         );
         tr.addEventListener('click', (ev) => {
           if (ev.target.closest('a, button, input, select')) return;
@@ -291,7 +303,8 @@ function listView(ctx, page, schema, m) {
         return tr;
       }),
     );
-    if (!rows.length) body.append(h('tr', { class: 'empty-row' }, h('td', { colspan: cols.length }, st.filters.size || st.q ? 'Nothing matches.' : `No ${modelPlural(m).toLowerCase()} yet.`)));
+    if (stateCells.length) fillStateCells(ctx, stateCells);
+    if (!rows.length) body.append(h('tr', { class: 'empty-row' }, h('td', { colspan: cols.length + (withState ? 1 : 0) }, st.filters.size || st.q ? 'Nothing matches.' : `No ${modelPlural(m).toLowerCase()} yet.`)));
     status.textContent = `${total} ${total === 1 ? modelTitle(m).toLowerCase() : modelPlural(m).toLowerCase()}`;
     pagerBox.replaceChildren(
       total > st.limit || st.offset
@@ -347,6 +360,7 @@ function listView(ctx, page, schema, m) {
         return h('th', { scope: 'col', 'aria-sort': active ? (desc ? 'descending' : 'ascending') : 'none' }, btn);
       }),
     );
+    if (withState) titles.append(h('th', { scope: 'col' }, 'State'));
     head.replaceChildren(titles, filterRow);
   }
 
@@ -354,6 +368,7 @@ function listView(ctx, page, schema, m) {
     'tr',
     { class: 'filters' },
     cols.map((f) => h('td', null, filterInput(f))),
+    withState ? h('td') : null,
   );
 
   function filterable(f) {
