@@ -618,20 +618,22 @@ void api_probe_status(http_request *req, http_response *res, api_ctx *ctx, int64
     promql_result_free(&ok);
     promql_result_free(&when);
     promql_result_free(&dur);
-    size_t nfail = 0, nstale = 0, i;
+    /* The state from the fresh vantage points only: a stale one says nothing about now. */
+    size_t nfail = 0, nfresh = 0, i;
     json_t *v;
     json_array_foreach(vs, i, v)
     {
-        nstale += json_is_true(json_object_get(v, "stale"));
-        nfail += !json_is_true(json_object_get(v, "stale")) &&
-                 !json_is_true(json_object_get(v, "success"));
+        if (json_is_true(json_object_get(v, "stale")))
+            continue;
+        nfresh++;
+        nfail += !json_is_true(json_object_get(v, "success"));
     }
     const char *state = json_object_get(entry, "error") ? "misconfigured"
                         : json_array_size(vs) == 0    ? "no data"
-                        : nfail == json_array_size(vs) ? "down"
-                        : nfail                         ? "partial"
-                        : nstale == json_array_size(vs) ? "stale"
-                                                        : "up";
+                        : nfresh == 0                 ? "stale"
+                        : nfail == nfresh             ? "down"
+                        : nfail                       ? "partial"
+                                                      : "up";
     json_t *out = json_pack("{sI ss sI sO so}", "probe", (json_int_t)probe_id, "state", state,
                             "interval_ms", (json_int_t)iv, "error",
                             json_object_get(entry, "error") ? json_object_get(entry, "error")
