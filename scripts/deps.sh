@@ -13,7 +13,7 @@ if [[ $what == test || $what == bench ]]; then
     pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime)
     # Real peers of the probe tests (started by the tests themselves, on 127.0.0.1 only).
     pkgs+=(snmpd snmp munin-node monitoring-plugins-basic prometheus-node-exporter dnsmasq-base
-           openssl)
+           openssl iputils-ping)
 fi
 if [[ $what == bench ]]; then
     pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics

@@ -390,9 +390,10 @@ static void on_oneoff_tmo(uv_timer_t *t)
 {
     oneoff *o = t->data;
     char why[64];
+    if (!o->run)
+        return;
     snprintf(why, sizeof why, "timeout after %.3g s", (double)probe_run_def(o->run)->timeout_ms / 1000);
-    if (o->run)
-        probe_run_cancel(o->run, why);
+    probe_run_cancel(o->run, why);
 }
 
 int probe_sched_run_once(probe_sched *s, probe_def *def, probe_sink_fn cb, void *ctx)

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Floods stdout forever.
+exec yes "flooding the agent with output"

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Always fine.
+echo "OK - fine | v=1"

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Dies of a signal.
+echo "about to die"
+kill -KILL $$
