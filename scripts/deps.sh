@@ -10,7 +10,7 @@ pkgs=(gcc clang make meson ninja-build pkg-config python3 curl ca-certificates
       libssh2-1-dev zlib1g-dev libxxhash-dev libsqlite3-dev libsodium-dev libvirt-dev
       libc-ares-dev libgnutls28-dev libsnmp-dev)
 if [[ $what == test || $what == bench ]]; then
-    pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime)
+    pkgs+=(chromium libclang-rt-14-dev procps iproute2 faketime time)
     # Real peers of the probe tests (started by the tests themselves, on 127.0.0.1 only).
     pkgs+=(snmpd snmp munin-node monitoring-plugins-basic prometheus-node-exporter dnsmasq-base
            openssl iputils-ping)

@@ -108,9 +108,19 @@ static void on_result(void *ctx, const probe_result *res)
     o->done = 1;
     o->success = res->success;
     if (batch_new(&b, "", "") == 0) {
-        for (size_t i = 0; i < res->nsamples; i++)
-            batch_add_at(b, res->samples[i].t, res->samples[i].metric, res->samples[i].labels,
-                         res->samples[i].v);
+        /* In chunks: a batch holds 64 MiB of strings, a big scrape more. */
+        for (size_t i = 0; i < res->nsamples; i++) {
+            const probe_sample *s = &res->samples[i];
+            if (batch_count(b) >= 10000 ||
+                (batch_add_at(b, s->t, s->metric, s->labels, s->v) && batch_count(b))) {
+                batch_format(b, &text);
+                fwrite(text.data ? text.data : "", 1, text.len, stdout);
+                buf_reset(&text);
+                batch_reset(b, 0);
+                if (batch_add_at(b, s->t, s->metric, s->labels, s->v))
+                    fprintf(stderr, "dashdot probe: cannot print a sample of %s\n", s->metric);
+            }
+        }
         batch_format(b, &text);
         fwrite(text.data ? text.data : "", 1, text.len, stdout);
     }

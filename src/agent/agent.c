@@ -57,6 +57,9 @@
 /* How often (in rounds) the containers and VMs the collectors see are compared with the last
  * inventory, so that a new or vanished one reaches the catalog within seconds. */
 #define CHILDREN_CHECK_ROUNDS 10
+/* Probe results go in requests of at most this many samples (the server takes 256 MiB decoded
+ * per request; a big scrape spans several). */
+#define PROBE_BATCH_MAX 100000
 
 typedef enum auth_mode {
     AUTH_PLAIN, /* the given token as is: --no-enroll, a full write URL, or no enrollment
@@ -460,13 +463,42 @@ static void add_self_metrics(agent *a)
 
 /* A finished probe run: its samples, and the probe's counters as the agent's own metrics, go
  * into the probe batch sent with the next round. */
+static void deliver(agent *a);
+
+/* Sends the probe batch now (when it fills up between rounds). */
+static void flush_probes(agent *a)
+{
+    buf_reset(&a->encoded);
+    int rc = batch_encode(a->pb, &a->encoded);
+    if (rc)
+        log_error("agent: cannot encode the probe results: %s", strerror(-rc));
+    else {
+        a->samples_sent += batch_count(a->pb);
+        deliver(a);
+    }
+    batch_reset(a->pb, a->last_stamp);
+}
+
+/* A sample into the probe batch; a full batch is sent first (a big scrape spans several
+ * requests). Returns batch_add_at's code. */
+static int add_probe_sample(agent *a, const probe_sample *s)
+{
+    int rc = batch_add_at(a->pb, s->t, s->metric, s->labels, s->v);
+    if (rc && rc != -EINVAL && batch_count(a->pb)) {
+        flush_probes(a);
+        rc = batch_add_at(a->pb, s->t, s->metric, s->labels, s->v);
+    }
+    if (!rc && batch_count(a->pb) >= PROBE_BATCH_MAX)
+        flush_probes(a);
+    return rc;
+}
+
 static void on_probe_result(void *ctx, const probe_result *res)
 {
     agent *a = ctx;
     unsigned failed = 0;
     for (size_t i = 0; i < res->nsamples; i++)
-        failed += batch_add_at(a->pb, res->samples[i].t, res->samples[i].metric,
-                               res->samples[i].labels, res->samples[i].v) != 0;
+        failed += add_probe_sample(a, &res->samples[i]) != 0;
     if (failed)
         log_warn("agent: %u samples of probe \"%s\" dropped (bad names or too many labels)",
                  failed, res->def->name);
@@ -953,16 +985,8 @@ static void on_tick(uv_timer_t *t)
         deliver(a);
     }
     /* Probe results since the last round go as a batch of their own, right after it. */
-    if (a->pb && batch_count(a->pb)) {
-        buf_reset(&a->encoded);
-        if ((rc = batch_encode(a->pb, &a->encoded)))
-            log_error("agent: cannot encode the probe results: %s", strerror(-rc));
-        else {
-            a->samples_sent += batch_count(a->pb);
-            deliver(a);
-        }
-        batch_reset(a->pb, stamp);
-    }
+    if (a->pb && batch_count(a->pb))
+        flush_probes(a);
     if (now - a->last_stats_log >= 600000) {
         a->last_stats_log = now;
         log_info("agent: %zu samples per round, %llu batches delivered, %zu spooled",

@@ -10,7 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#define BATCH_MAX_LABELS 24 /* per sample, including __name__, instance and job */
+#define BATCH_MAX_LABELS 48 /* per sample, including __name__, instance and job (a probe's
+                             * sample: 32 of its own and 8 common ones) */
 
 typedef struct entry {
     uint32_t first; /* index of the first label pair in b->pairs */

@@ -217,7 +217,7 @@ static const cat_field probe_scrape[] = {
     {.name = "metrics", .type = CAT_TAGS, .title = "Keep only metrics matching",
      .rule = CAT_RULE_IS_REGEX},
     {.name = "sample_limit", .type = CAT_INT, .flags = MINMAX, .title = "Sample limit",
-     .lo = 0, .hi = 10000000, .dflt = "100000",
+     .lo = 0, .hi = 1000000, .dflt = "100000",
      .help = "A scrape with more samples fails (0: no limit)"},
     {.name = "tls_verify", .type = CAT_BOOL, .title = "Verify TLS certificate", .dflt = "true"},
 };

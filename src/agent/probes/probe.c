@@ -418,9 +418,12 @@ static void finish(probe_run *r, int success, int timed_out, const char *msg)
         if (probe_run_add(r, "probe_success", NULL, 0))
             r->ns = 0;
     }
-    size_t per = PROBE_MAX_LABELS * 2 + NCOMMON * 2 + 1;
+    /* One block of label pointers for all samples: each its own pairs, the common ones, NULL. */
+    size_t nptr = 1;
+    for (size_t i = 0; i < r->ns; i++)
+        nptr += 2 * (size_t)r->s[i].n + NCOMMON * 2 + 1;
     probe_sample *out = mem_alloc((r->ns ? r->ns : 1) * sizeof *out);
-    const char **lv = mem_alloc((r->ns ? r->ns : 1) * per * sizeof *lv);
+    const char **lv = mem_alloc(nptr * sizeof *lv);
     probe_result res = {.def = d,
                         .success = success,
                         .timed_out = timed_out,
@@ -430,9 +433,10 @@ static void finish(probe_run *r, int success, int timed_out, const char *msg)
                         .message = msg ? msg : ""};
     if (out && lv) {
         const char *a = r->arena.data;
+        const char **next = lv;
         for (size_t i = 0; i < r->ns; i++) {
             const rsample *s = &r->s[i];
-            const char **l = lv + i * per;
+            const char **l = next;
             size_t k = 0;
             for (uint32_t j = 0; j < s->n; j++) {
                 l[k++] = a + r->lbl[s->first + 2 * j];
@@ -448,6 +452,7 @@ static void finish(probe_run *r, int success, int timed_out, const char *msg)
                 }
             }
             l[k] = NULL;
+            next = l + k + 1;
             out[i] = (probe_sample){a + s->metric, l, s->v, s->t};
         }
         res.samples = out;

@@ -35,7 +35,8 @@
 #define PROBE_NAME_MAX 256        /* longest probe, device, endpoint name (bytes) */
 #define PROBE_TARGET_MAX 2048     /* longest target (URLs) */
 #define PROBE_MAX_LABELS 32       /* type-specific labels per sample (pairs) */
-#define PROBE_MAX_SAMPLES 1000000 /* absolute cap on the samples of one run */
+#define PROBE_MAX_SAMPLES (1000000 + 64) /* the samples of one run: a million scraped ones and
+                                           * the run's own */
 #define PROBE_MSG_MAX 512         /* a run's message (the first line kept for tickets) */
 
 typedef struct probe_type probe_type;
