@@ -20,7 +20,8 @@
  *     call; the run pointer is invalid afterwards.
  *   - cancel() is called instead if the run's timeout passes first (or the scheduler stops):
  *     the type stops all I/O at once and frees its state (libuv handles may finish closing
- *     later, but their callbacks must not touch the run). probe_run_done is not called then.
+ *     later, but their callbacks must not touch the run). It may first add the samples of what
+ *     it learnt so far (probe_run_add); probe_run_done is not called then.
  *   - shared_init()/shared_free() (optional) make state shared by all runs of the type on one
  *     loop (one ICMP socket for all ICMP probes, a c-ares channel...), made on first use.
  * Everything here runs on the loop thread. */
