@@ -63,18 +63,6 @@ typedef struct dns_prep {
     size_t nrcodes;
 } dns_prep;
 
-static void *re_alloc(PCRE2_SIZE n, void *ud)
-{
-    (void)ud;
-    return mem_alloc(n);
-}
-
-static void re_free(void *p, void *ud)
-{
-    (void)ud;
-    mem_free(p);
-}
-
 static void dns_release(void *prep)
 {
     dns_prep *p = prep;
@@ -162,7 +150,7 @@ static int dns_prepare(const probe_def *d, void **prepp, char *err, size_t errca
     if (ex && ex[0]) {
         int code;
         PCRE2_SIZE off;
-        if (!(p->gctx = pcre2_general_context_create(re_alloc, re_free, NULL)) ||
+        if (!(p->gctx = pcre2_general_context_create(probe_pcre2_alloc, probe_pcre2_free, NULL)) ||
             !(p->mctx = pcre2_match_context_create(p->gctx)) || !(p->expect = mem_strdup(ex))) {
             rc = -ENOMEM;
             goto out;

@@ -77,18 +77,6 @@ typedef struct http_prep {
     long ipresolve;
 } http_prep;
 
-static void *re_alloc(PCRE2_SIZE n, void *ud)
-{
-    (void)ud;
-    return mem_alloc(n);
-}
-
-static void re_free(void *p, void *ud)
-{
-    (void)ud;
-    mem_free(p);
-}
-
 static void http_release(void *prep)
 {
     http_prep *p = prep;
@@ -118,23 +106,6 @@ static const char *setting_str(const json_t *st, const char *k, int *bad)
         return NULL;
     }
     return json_string_value(v)[0] ? json_string_value(v) : NULL;
-}
-
-/* Boolean setting k (absent or null: dflt). Returns 0 or -EINVAL. */
-static int setting_bool(const json_t *st, const char *k, int dflt, int *out, char *err,
-                        size_t errcap)
-{
-    json_t *v = json_object_get(st, k);
-    if (!v || json_is_null(v)) {
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errcap, "\"%s\" must be true or false", k);
-        return -EINVAL;
-    }
-    *out = json_is_true(v);
-    return 0;
 }
 
 /* List setting k: NULL when absent or null; -EINVAL unless an array of strings. */
@@ -242,7 +213,7 @@ static int prepare_regex(http_prep *p, const char *rx, char *err, size_t errcap)
 {
     int code;
     PCRE2_SIZE off;
-    if (!(p->gctx = pcre2_general_context_create(re_alloc, re_free, NULL)) ||
+    if (!(p->gctx = pcre2_general_context_create(probe_pcre2_alloc, probe_pcre2_free, NULL)) ||
         !(p->mctx = pcre2_match_context_create(p->gctx)))
         return -ENOMEM;
     /* A pathological pattern gives up instead of holding the loop. */
@@ -335,8 +306,8 @@ static int http_prepare(const probe_def *d, void **prepp, char *err, size_t errc
         (rc = dup_opt(user ? (pass ? pass : "") : NULL, &p->password)) ||
         (rc = dup_opt(bearer, &p->bearer)))
         goto out;
-    if ((rc = setting_bool(st, "follow_redirects", 1, &p->follow, err, errcap)) ||
-        (rc = setting_bool(st, "tls_verify", 1, &p->verify, err, errcap)) ||
+    if ((rc = probe_setting_bool(st, "follow_redirects", 1, &p->follow, err, errcap)) ||
+        (rc = probe_setting_bool(st, "tls_verify", 1, &p->verify, err, errcap)) ||
         (rc = prepare_status(p, st, err, errcap)) || (rc = prepare_headers(p, st, err, errcap)))
         goto out;
     if (rx && (rc = prepare_regex(p, rx, err, errcap)))

@@ -209,6 +209,36 @@ fail:
     return rc;
 }
 
+/* ---- helpers the types share -------------------------------------------------------------- */
+
+int probe_setting_bool(const json_t *st, const char *k, int dflt, int *out, char *err,
+                       size_t errcap)
+{
+    json_t *v = json_object_get(st, k);
+    if (!v || json_is_null(v)) {
+        *out = dflt;
+        return 0;
+    }
+    if (!json_is_boolean(v)) {
+        snprintf(err, errcap, "\"%s\" must be true or false", k);
+        return -EINVAL;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+void *probe_pcre2_alloc(size_t n, void *ud)
+{
+    (void)ud;
+    return mem_alloc(n);
+}
+
+void probe_pcre2_free(void *p, void *ud)
+{
+    (void)ud;
+    mem_free(p);
+}
+
 /* ---- environment ------------------------------------------------------------------------- */
 
 int probe_env_init(probe_env *env, uv_loop_t *loop, const probe_opts *opts)

@@ -129,6 +129,17 @@ int probe_run_add_at(probe_run *r, int64_t t_ms, const char *metric, const char 
 void probe_run_done(probe_run *r, int success, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- helpers the types share -------------------------------------------------------------- */
+
+/* A boolean setting k of st: absent or null gives dflt. Returns 0, or -EINVAL with
+ * "\"k\" must be true or false" in err. */
+int probe_setting_bool(const json_t *st, const char *k, int dflt, int *out, char *err,
+                       size_t errcap);
+/* PCRE2's memory hooks through lib/mem (tests count and fail allocations):
+ * pcre2_general_context_create(probe_pcre2_alloc, probe_pcre2_free, NULL). */
+void *probe_pcre2_alloc(size_t n, void *ud);
+void probe_pcre2_free(void *p, void *ud);
+
 /* True for the names of the labels every probe sample gets. */
 int probe_is_common_label(const char *name);
 

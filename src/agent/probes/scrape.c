@@ -90,18 +90,6 @@ typedef struct pass {
 
 /* ---- settings ------------------------------------------------------------------------------ */
 
-static void *pcre_alloc(PCRE2_SIZE n, void *ud)
-{
-    (void)ud;
-    return mem_alloc(n);
-}
-
-static void pcre_free(void *p, void *ud)
-{
-    (void)ud;
-    mem_free(p);
-}
-
 static void scrape_release(void *prep)
 {
     scrape_prep *pp = prep;
@@ -113,21 +101,6 @@ static void scrape_release(void *prep)
     pcre2_general_context_free(pp->gc);
     mem_free(pp->url);
     mem_free(pp);
-}
-
-static int get_bool(const json_t *st, const char *k, int dflt, int *out, char *err, size_t errcap)
-{
-    json_t *v = json_object_get(st, k);
-    if (!v || json_is_null(v)) {
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errcap, "\"%s\" must be true or false", k);
-        return -EINVAL;
-    }
-    *out = json_is_true(v);
-    return 0;
 }
 
 /* The URL to scrape: the target if it is one, else scheme://address[:port]path from the
@@ -178,8 +151,8 @@ static int scrape_prepare(const probe_def *d, void **prep, char *err, size_t err
     if (!pp)
         return -ENOMEM;
     if ((rc = build_url(d, st, &pp->url, err, errcap)) ||
-        (rc = get_bool(st, "honor_labels", 0, &pp->honor_labels, err, errcap)) ||
-        (rc = get_bool(st, "tls_verify", 1, &pp->tls_verify, err, errcap)))
+        (rc = probe_setting_bool(st, "honor_labels", 0, &pp->honor_labels, err, errcap)) ||
+        (rc = probe_setting_bool(st, "tls_verify", 1, &pp->tls_verify, err, errcap)))
         goto fail;
     json_t *lim = json_object_get(st, "sample_limit");
     pp->sample_limit = SCRAPE_DEFAULT_LIMIT;
@@ -200,7 +173,7 @@ static int scrape_prepare(const probe_def *d, void **prep, char *err, size_t err
     }
     size_t nm = json_is_array(m) ? json_array_size(m) : 0;
     if (nm) {
-        if (!(pp->gc = pcre2_general_context_create(pcre_alloc, pcre_free, NULL)) ||
+        if (!(pp->gc = pcre2_general_context_create(probe_pcre2_alloc, probe_pcre2_free, NULL)) ||
             !(pp->re = mem_calloc(nm, sizeof *pp->re))) {
             rc = -ENOMEM;
             goto fail;

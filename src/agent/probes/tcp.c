@@ -75,18 +75,6 @@ struct tcp_expect {
     pcre2_match_context *mc;
 };
 
-static void *pcre_alloc(PCRE2_SIZE n, void *ud)
-{
-    (void)ud;
-    return mem_alloc(n);
-}
-
-static void pcre_free(void *p, void *ud)
-{
-    (void)ud;
-    mem_free(p);
-}
-
 void tcp_expect_free(tcp_expect *e)
 {
     if (!e)
@@ -104,7 +92,7 @@ int tcp_expect_new(tcp_expect **out, const char *re, char *err, size_t errcap)
     pcre2_compile_context *cc = NULL;
     tcp_expect *e = mem_calloc(1, sizeof *e);
     *out = NULL;
-    if (!e || !(e->gc = pcre2_general_context_create(pcre_alloc, pcre_free, NULL)) ||
+    if (!e || !(e->gc = pcre2_general_context_create(probe_pcre2_alloc, probe_pcre2_free, NULL)) ||
         !(cc = pcre2_compile_context_create(e->gc)) || !(e->mc = pcre2_match_context_create(e->gc)))
         goto out;
     pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
@@ -201,22 +189,6 @@ static void tcp_release(void *prep)
     mem_free(p);
 }
 
-/* A boolean setting: absent gives dflt. Returns 0 or -EINVAL. */
-static int get_bool(const json_t *st, const char *k, int dflt, int *out, char *err, size_t errcap)
-{
-    json_t *v = json_object_get(st, k);
-    if (!v || json_is_null(v)) {
-        *out = dflt;
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errcap, "\"%s\" must be true or false", k);
-        return -EINVAL;
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
 /* A string setting: absent, null or "" give NULL. Returns 0 or -EINVAL. */
 static int get_string(const json_t *st, const char *k, const char **out, char *err, size_t errcap)
 {
@@ -252,8 +224,8 @@ static int tcp_prepare(const probe_def *d, void **prep, char *err, size_t errcap
     if ((rc = get_string(d->settings, "send", &send, err, errcap)) ||
         (rc = get_string(d->settings, "expect", &expect, err, errcap)) ||
         (rc = get_string(d->settings, "ip_protocol", &ipp, err, errcap)) ||
-        (rc = get_bool(d->settings, "tls", 0, &p->tls, err, errcap)) ||
-        (rc = get_bool(d->settings, "tls_verify", 1, &p->tls_verify, err, errcap)))
+        (rc = probe_setting_bool(d->settings, "tls", 0, &p->tls, err, errcap)) ||
+        (rc = probe_setting_bool(d->settings, "tls_verify", 1, &p->tls_verify, err, errcap)))
         goto fail;
     if (!ipp || !strcmp(ipp, "auto")) {
         p->family = RESOLVE_ANY;
