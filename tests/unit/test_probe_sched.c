@@ -319,7 +319,7 @@ static void the_concurrency_limit_holds(void **state)
     enum { N = 10 };
     probe_def *d[N];
     for (int i = 0; i < N; i++)
-        d[i] = def(200 + i, 1000, 1000, "{\"ms\":300,\"ok\":true}");
+        d[i] = def(200 + i, 1000, 1000, "{\"ms\":900,\"ok\":true}");
     assert_int_equal(probe_sched_apply(s, d, N), 0);
     run_for(loop, 2500);
     probe_sched_stats st;
@@ -328,10 +328,11 @@ static void the_concurrency_limit_holds(void **state)
                   (unsigned long long)st.runs, (unsigned long long)st.skipped,
                   (unsigned long long)st.late, max_inflight);
     assert_int_equal(max_inflight, 2);
-    /* Two slots of 300 ms runs give about 6.7 runs a second for 10 wanted: some wait a whole
-     * interval and are skipped, none is lost without being counted. */
+    /* Two slots of 900 ms runs give about 2.2 runs a second for 10 wanted: the queue grows by
+     * about 8 a second, so runs wait a whole interval and are skipped — counted, not lost. */
     assert_true(st.skipped > 0);
-    assert_true(st.runs >= 10);
+    assert_true(st.runs >= 3);
+    assert_true(st.queued > 0 || st.skipped >= 5);
     for (int i = 0; i < N; i++)
         probe_def_unref(d[i]);
     probe_sched_close(s);
