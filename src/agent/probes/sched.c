@@ -19,7 +19,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define SOON_MS 2000  /* a new or changed probe runs within this */
+#define SOON_MS 2000  /* a new or changed probe runs within this... */
+#define SOON_MAX 50   /* ...when an apply brings at most this many (an edit, not a config
+                       * load: thousands started at once would make one huge batch) */
 #define LATE_MS 1000  /* a run started later than this after its due time is late */
 
 typedef struct entry entry;
@@ -316,7 +318,13 @@ int probe_sched_apply(probe_sched *s, probe_def *const *defs, size_t n)
         kill_entry(s, gone[i]);
     }
     mem_free(gone);
-    /* New and changed ones come in. */
+    /* New and changed ones come in: soon if they are few (an edit), on their phase if many
+     * (a config load). */
+    size_t fresh = 0;
+    pos = 0;
+    while ((he = hmap_next(&next, &pos)))
+        fresh += hmap_get(&s->entries, he->key, he->klen) == NULL;
+    int soon = s->applied && fresh <= SOON_MAX;
     pos = 0;
     int rc = 0;
     while ((he = hmap_next(&next, &pos))) {
@@ -337,7 +345,7 @@ int probe_sched_apply(probe_sched *s, probe_def *const *defs, size_t n)
         e->due.data = e->tmo.data = e;
         e->handles = 2;
         s->handles += 2;
-        if (s->applied) {
+        if (soon) {
             /* Edited or added while running: soon, spread over SOON_MS. */
             int64_t spread = d->interval_ms < SOON_MS ? d->interval_ms : SOON_MS;
             int64_t delay = phase_of(s, d) % spread;

@@ -8,7 +8,8 @@
  * queue for a free slot and is skipped (counted) if it waited a whole interval. A run still
  * going when its next one is due makes that one skipped; a run that reaches its timeout is
  * cancelled (counted). A probe whose definition changed, or that was added after the first
- * apply, runs within two seconds instead of waiting for its phase.
+ * apply, runs within two seconds instead of waiting for its phase — when an apply brings at
+ * most 50 such probes (an edit); more (a whole config arriving) keep their phases.
  *
  * Loop thread only. */
 #ifndef DD_PROBE_SCHED_H
