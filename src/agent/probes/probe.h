@@ -164,7 +164,9 @@ typedef struct probe_counters {
 
 typedef struct probe_result {
     const probe_def *def;
-    const probe_counters *counters; /* NULL for a one-off run */
+    const probe_counters *counters; /* set when they are due to be reported: a change in
+                                     * failures, timeouts, skipped or late, or a minute since
+                                     * they last were; NULL otherwise and for one-off runs */
     int success;
     int timed_out;       /* cancelled at the timeout */
     int64_t start_ms;    /* wall clock */

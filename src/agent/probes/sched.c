@@ -23,6 +23,7 @@
 #define SOON_MAX 50   /* ...when an apply brings at most this many (an edit, not a config
                        * load: thousands started at once would make one huge batch) */
 #define LATE_MS 1000  /* a run started later than this after its due time is late */
+#define COUNTERS_EVERY_MS 60000 /* a probe's counters reach the sink at least this often */
 
 typedef struct entry entry;
 
@@ -39,6 +40,8 @@ struct entry {
     int dead;
     entry *qnext;
     probe_counters c;
+    probe_counters sent; /* the counters as last handed to the sink */
+    int64_t sent_ms;     /* when */
 };
 
 typedef struct oneoff {
@@ -187,8 +190,18 @@ static void on_run_end(void *ctx, probe_run *r, const probe_result *res)
     e->c.failures += !res->success;
     e->c.timeouts += res->timed_out;
     if (!e->dead && !s->closing && s->o.sink) {
+        /* The counters go with a result when something other than the run count changed, and
+         * at least once a minute: a fifth of what an agent sends, otherwise. */
         probe_result copy = *res;
-        copy.counters = &e->c;
+        int64_t now = timeutil_now_ms();
+        int due = now - e->sent_ms >= COUNTERS_EVERY_MS || e->c.failures != e->sent.failures ||
+                  e->c.timeouts != e->sent.timeouts || e->c.skipped != e->sent.skipped ||
+                  e->c.late != e->sent.late;
+        copy.counters = due ? &e->c : NULL;
+        if (due) {
+            e->sent = e->c;
+            e->sent_ms = now;
+        }
         s->o.sink(s->o.sink_ctx, &copy);
     }
     probe_run_free(r);
