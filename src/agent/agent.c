@@ -117,6 +117,7 @@ typedef struct agent {
     uint64_t last_collect_us;
     int64_t last_stats_log;
     int64_t last_stamp;
+    uint64_t rounds_skipped; /* interval boundaries passed without a round (a starved loop) */
 } agent;
 
 static void pump(agent *a);
@@ -449,6 +450,7 @@ static void add_self_metrics(agent *a)
     batch_add(a->b, "dashdot_agent_send_failures_total", NULL, (double)a->send_failures);
     batch_add(a->b, "dashdot_agent_collect_duration_seconds", NULL,
               (double)a->last_collect_us / 1e6);
+    batch_add(a->b, "dashdot_agent_rounds_skipped_total", NULL, (double)a->rounds_skipped);
     if (a->ps) {
         probe_sched_stats st;
         probe_sched_get_stats(a->ps, &st);
@@ -964,6 +966,10 @@ static void on_tick(uv_timer_t *t)
     int64_t stamp = now / a->o.interval_ms * a->o.interval_ms;
     if (stamp <= a->last_stamp)
         stamp = a->last_stamp + a->o.interval_ms;
+    /* A round that comes more than an interval late (the host starved the agent) leaves the
+     * boundaries in between without samples: say so rather than leave a silent gap. */
+    if (a->last_stamp && stamp > a->last_stamp + a->o.interval_ms)
+        a->rounds_skipped += (uint64_t)((stamp - a->last_stamp) / a->o.interval_ms - 1);
     a->last_stamp = stamp;
     struct timespec c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &c0);
