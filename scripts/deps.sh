@@ -14,6 +14,8 @@ if [[ $what == test || $what == bench ]]; then
     # Real peers of the probe tests (started by the tests themselves, on 127.0.0.1 only).
     pkgs+=(snmpd snmp munin-node monitoring-plugins-basic prometheus-node-exporter dnsmasq-base
            openssl iputils-ping)
+    # Real senders of the sensor tests: rsyslog forwarding, Alertmanager's webhook.
+    pkgs+=(rsyslog prometheus-alertmanager bsdutils)
 fi
 if [[ $what == bench ]]; then
     pkgs+=(prometheus-node-exporter netdata time prometheus victoria-metrics

@@ -10,6 +10,11 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/timeutil.h"
+#include "events/devmatch.h"
+#include "events/evingest.h"
+#include "events/evstore.h"
+#include "events/sensord.h"
+#include "events/usagelog.h"
 #include "server_probes.h"
 #include "tsdb/tsdb.h"
 
@@ -49,6 +54,9 @@ static void usage(FILE *f, const char *cmd)
             "  --auth.anonymous-read WHEN metric reads (query API, live stream, /metrics)\n"
             "                             without login or token: auto (only when listening\n"
             "                             on loopback; the default), yes, no\n"
+            "  --events.retention DUR     keep events and usage events this long (default 30d)\n"
+            "  --events.retention-size SIZE  at most this many bytes of events, and of usage\n"
+            "                             events (default: no limit)\n"
             "  --log-level LEVEL          debug, info, warn, error (default info)\n",
             cmd);
 }
@@ -106,6 +114,10 @@ static int set_option(server_opts *o, const char *cmd, const char *name, const c
         size = &t->retention_bytes[1];
     else if (!strcmp(name, "retention.1h-size"))
         size = &t->retention_bytes[2];
+    else if (!strcmp(name, "events.retention"))
+        dur = &o->events_retention_ms;
+    else if (!strcmp(name, "events.retention-size"))
+        size = &o->events_retention_bytes;
     if (dur) {
         if (!strcmp(name, "retention.1h") && !strcmp(val, "forever")) {
             *dur = INT64_MAX;
@@ -224,7 +236,8 @@ int server_parse_args(int argc, char **argv, server_opts *o)
                                   "retention.raw-size", "retention.1m-size",
                                   "retention.1h-size", "wal.fsync",     "threads",
                                   "log-level",        "config",        "auth.anonymous-read",
-                                  "catalog.archive-after"};
+                                  "catalog.archive-after", "events.retention",
+                                  "events.retention-size"};
     enum { NOPTS = sizeof names / sizeof names[0] };
     struct option longopts[NOPTS + 2];
     for (int i = 0; i < NOPTS; i++)
@@ -301,6 +314,11 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
     char admin_pw[64] = "";
     http_server *srv = NULL;
     server_probes *probes = NULL;
+    evstore *events = NULL;
+    usagelog *usage = NULL;
+    devmatch *devices = NULL;
+    evingest *ingest = NULL;
+    sensord *sensors = NULL;
     api_ctx api = {0};
     char err[512];
     int rc;
@@ -341,6 +359,30 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         cat_store_close(cat);
         return rc;
     }
+    char evdir[4200];
+    snprintf(evdir, sizeof evdir, "%s/events", o->data);
+    evstore_opts eo = {.retention_ms = o->events_retention_ms,
+                       .max_bytes = o->events_retention_bytes};
+    if ((rc = evstore_open(&events, evdir, &eo, err, sizeof err))) {
+        log_error("cannot open the event store: %s", err);
+        goto out;
+    }
+    snprintf(evdir, sizeof evdir, "%s/usage", o->data);
+    usagelog_opts uo = {.max_age_ms = o->events_retention_ms ? o->events_retention_ms
+                                                          : EVSTORE_RETENTION_DEFAULT,
+                        .max_bytes = o->events_retention_bytes};
+    if ((rc = usagelog_open(&usage, evdir, &uo, err, sizeof err))) {
+        log_error("cannot open the usage-event log: %s", err);
+        goto out;
+    }
+    if ((rc = devmatch_new(&devices, cat)) ||
+        (rc = evingest_new(&ingest, events, usage, devices, db))) {
+        log_error("cannot set up event ingest: %s", strerror(-rc));
+        goto out;
+    }
+    api.events = events;
+    api.ingest = ingest;
+    api.devices = devices;
     api.cat = cat;
     int anon = o->anonymous_read >= 0 ? o->anonymous_read : listen_is_loopback(o->listen);
     http_config hc = {.listen = o->listen,
@@ -363,6 +405,11 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
         log_error("cannot start the server's probe runner: %s", strerror(-rc));
         goto out;
     }
+    if ((rc = sensord_start(&sensors, cat, ingest))) {
+        log_error("cannot start the sensors: %s", strerror(-rc));
+        goto out;
+    }
+    api.sensors = sensors;
     if ((rc = http_server_start(srv, err, sizeof err))) {
         log_error("%s", err);
         goto out;
@@ -411,6 +458,7 @@ int server_run(const server_opts *o, server_ready_fn on_ready, void *ctx)
             on_ready(ctx, NULL, NULL); /* demo: a child ended */
         if (!tsdb_has_background(db)) /* else the store's thread does it */
             tsdb_maintain(db, timeutil_now_ms());
+        evingest_maintain(ingest, timeutil_now_ms());
     }
     rc = 0;
 out:
@@ -418,7 +466,12 @@ out:
     if (api.live)
         api_shutdown(&api);
     http_server_free(srv);
+    sensord_stop(sensors); /* hands its last batches to the ingest */
     api_free(&api);
+    evingest_free(ingest); /* writes the event counters a last time */
+    devmatch_free(devices);
+    usagelog_close(usage);
+    evstore_close(events);
     tsdb_close(db);
     cat_store_close(cat);
     return rc;

@@ -135,7 +135,8 @@ int api_register(http_server *s, api_ctx *ctx)
     api_meta_register(s, ctx);
     api_metrics_register(s, ctx);
     if (ctx->cat && ((rc = api_catalog_register(s, ctx)) || (rc = api_auth_register(s, ctx)) ||
-                     (rc = api_agent_register(s, ctx)) || (rc = api_probes_register(s, ctx))))
+                     (rc = api_agent_register(s, ctx)) || (rc = api_probes_register(s, ctx)) ||
+                     (ctx->events && (rc = api_events_register(s, ctx)))))
         return rc;
     api_static_register(s, ctx);
     return 0;

@@ -11,6 +11,10 @@
 #include <stdint.h>
 
 typedef struct api_live api_live;
+struct evstore;
+struct evingest;
+struct sensord;
+struct devmatch;
 typedef struct api_probes api_probes;
 
 /* The server's own probe runner, for test runs without an agent: runs the assignment entry
@@ -26,6 +30,10 @@ typedef struct api_ctx {
     cat_store *cat;           /* the catalog (models, people, access) */
     api_live *live;           /* set by api_register */
     api_probes *probes;       /* set by api_register: agent configs, tests, long-polls */
+    struct evstore *events;   /* the event store (NULL: no event routes) */
+    struct evingest *ingest;  /* where sensors' events go */
+    struct sensord *sensors;  /* listening sensors and their status */
+    struct devmatch *devices; /* device names and matching */
     api_run_test_fn run_test; /* NULL: the server runs no probes itself */
     void *run_test_ctx;
     int64_t start_ms;         /* server start time, for buildinfo and /metrics */

@@ -2,6 +2,8 @@
 #ifndef DD_API_INT_H
 #define DD_API_INT_H
 
+#include "../events/evingest.h"
+#include "../lib/event.h"
 #include "../lib/jsonw.h"
 #include "api.h"
 
@@ -39,6 +41,17 @@ void api_cat_error(http_response *res, int rc, const cat_result *r);
 json_t *api_json_body(http_request *req, http_response *res);
 /* The catalog actor of a request (role, user, audit name). */
 void api_actor(const http_request *req, cat_actor *a);
+
+/* Event streams: what a subscriber of GET /api/v1/events/live asked for (api/events.c). */
+typedef struct api_event_filter api_event_filter;
+void api_event_filter_free(api_event_filter *f);
+/* True if the stored event (device_id matched) passes the filter. */
+int api_event_filter_accepts(const api_event_filter *f, const event *ev);
+/* Writes one event as the events API answers it. */
+void api_event_json(jsonw *w, const evingest_item *it);
+int api_events_register(http_server *s, api_ctx *ctx);
+/* GET /api/v1/sensor/<id>/status (the catalog's item routes hand it over). */
+void api_sensor_status(http_request *req, http_response *res, api_ctx *ctx, int64_t id);
 
 void api_write_register(http_server *s, api_ctx *ctx);
 int api_catalog_register(http_server *s, api_ctx *ctx);

@@ -264,6 +264,9 @@ static void handle_object(http_request *req, http_response *res, api_ctx *ctx,
         else if (!strcmp(m->name, "probe") && !strcmp(req->method, "GET") &&
                  !strcmp(slash + 1, "status"))
             api_probe_status(req, res, ctx, id);
+        else if (!strcmp(m->name, "sensor") && !strcmp(req->method, "GET") &&
+                 !strcmp(slash + 1, "status"))
+            api_sensor_status(req, res, ctx, id);
         else
             api_error(res, 404, "not_found", "no such endpoint");
         return;

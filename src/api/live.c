@@ -21,7 +21,8 @@
 typedef struct live_sub {
     api_live *hub;
     struct MHD_Connection *conn;
-    api_selectors sel;
+    api_selectors sel;      /* sample streams */
+    api_event_filter *evf;  /* event streams (owned), NULL for sample streams */
     pthread_mutex_t lock;
     buf queue;
     size_t sent;
@@ -77,6 +78,8 @@ static void on_commit(void *ctx, const tsdb_series_in *series, size_t n)
     buf_init(&ev, LIVE_QUEUE_MAX);
     pthread_mutex_lock(&hub->lock);
     for (live_sub *s = hub->head; s; s = s->next) {
+        if (s->evf)
+            continue;
         buf_reset(&ev);
         jsonw w;
         jsonw_init(&w, &ev);
@@ -166,29 +169,15 @@ static void sub_close(void *ctx)
     pthread_cond_broadcast(&hub->cond);
     pthread_mutex_unlock(&hub->lock);
     api_selectors_free(&s->sel);
+    api_event_filter_free(s->evf);
     buf_free(&s->queue);
     pthread_mutex_destroy(&s->lock);
     mem_free(s);
 }
 
-static void handle_live(http_request *req, http_response *res, void *vctx)
+/* Adds s to the hub and makes res its stream; on refusal answers 503 and frees s. */
+static void sub_start(api_live *hub, live_sub *s, http_request *req, http_response *res)
 {
-    api_ctx *ctx = vctx;
-    api_live *hub = ctx->live;
-    live_sub *s = mem_calloc(1, sizeof *s);
-    if (!s) {
-        api_error(res, 503, "internal", "out of memory");
-        return;
-    }
-    if (api_parse_selectors(req, res, &s->sel)) {
-        mem_free(s);
-        return;
-    }
-    if (s->sel.n == 0) {
-        api_error(res, 400, "bad_data", "no match[] parameter provided");
-        mem_free(s);
-        return;
-    }
     s->hub = hub;
     s->conn = req->conn;
     pthread_mutex_init(&s->lock, NULL);
@@ -199,6 +188,7 @@ static void handle_live(http_request *req, http_response *res, void *vctx)
         int stopping = hub->stopping;
         pthread_mutex_unlock(&hub->lock);
         api_selectors_free(&s->sel);
+        api_event_filter_free(s->evf);
         buf_free(&s->queue);
         pthread_mutex_destroy(&s->lock);
         mem_free(s);
@@ -219,6 +209,75 @@ static void handle_live(http_request *req, http_response *res, void *vctx)
     res->stream.read = sub_read;
     res->stream.close = sub_close;
     res->stream.ctx = s;
+}
+
+void api_live_events_subscribe(api_live *hub, api_event_filter *f, http_request *req,
+                               http_response *res)
+{
+    live_sub *s = mem_calloc(1, sizeof *s);
+    if (!s) {
+        api_event_filter_free(f);
+        api_error(res, 503, "internal", "out of memory");
+        return;
+    }
+    s->evf = f;
+    sub_start(hub, s, req, res);
+}
+
+void api_live_events(api_live *hub, const evingest_item *items, size_t n)
+{
+    buf ev;
+    buf_init(&ev, LIVE_QUEUE_MAX);
+    /* Each event is formatted once, then queued for every subscriber whose filter takes it. */
+    size_t *start = mem_alloc((n + 1) * sizeof *start);
+    if (!start)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        start[i] = ev.len;
+        jsonw w;
+        jsonw_init(&w, &ev);
+        buf_puts(&ev, "event: event\ndata: ");
+        api_event_json(&w, &items[i]);
+        buf_puts(&ev, "\n\n");
+    }
+    start[n] = ev.len;
+    if (ev.err)
+        goto out;
+    pthread_mutex_lock(&hub->lock);
+    for (live_sub *s = hub->head; s; s = s->next) {
+        if (!s->evf)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < n; i++)
+            if (api_event_filter_accepts(s->evf, items[i].ev))
+                sub_push(s, ev.data + start[i], start[i + 1] - start[i]);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&hub->lock);
+out:
+    mem_free(start);
+    buf_free(&ev);
+}
+
+static void handle_live(http_request *req, http_response *res, void *vctx)
+{
+    api_ctx *ctx = vctx;
+    api_live *hub = ctx->live;
+    live_sub *s = mem_calloc(1, sizeof *s);
+    if (!s) {
+        api_error(res, 503, "internal", "out of memory");
+        return;
+    }
+    if (api_parse_selectors(req, res, &s->sel)) {
+        mem_free(s);
+        return;
+    }
+    if (s->sel.n == 0) {
+        api_error(res, 400, "bad_data", "no match[] parameter provided");
+        mem_free(s);
+        return;
+    }
+    sub_start(hub, s, req, res);
 }
 
 static void *keepalive_main(void *arg)

@@ -262,9 +262,11 @@ static const cat_field sensor_syslog[] = {
 };
 static const cat_field sensor_webhook[] = {
     {.name = "path", .type = CAT_STRING, .flags = REQ, .title = "Path suffix",
-     .rule = CAT_RULE_IDENT, .help = "Events are posted to /api/v1/hooks/<path>"},
-    {.name = "secret", .type = CAT_STRING, .title = "Shared secret",
-     .help = "Callers send it as a bearer token"},
+     .rule = CAT_RULE_IDENT,
+     .help = "Events are posted to /api/v1/sensor/<id>/webhook or /api/v1/hooks/<path>"},
+    {.name = "secret", .type = CAT_STRING, .title = "Shared secret", .widget = "password",
+     .help = "Callers send it as a bearer token; without one only editor or admin tokens may "
+             "post"},
 };
 static const cat_field sensor_trap[] = {
     {.name = "listen", .type = CAT_STRING, .flags = REQ, .title = "Listen on",
@@ -274,6 +276,8 @@ static const cat_field sensor_trap[] = {
 static const cat_field sensor_usage[] = {
     {.name = "listen_udp", .type = CAT_STRING, .title = "UDP listen address",
      .rule = CAT_RULE_HOSTPORT, .help = "Also accept events over UDP (HTTP is always on)"},
+    {.name = "secret", .type = CAT_STRING, .title = "Shared secret", .widget = "password",
+     .help = "Senders to POST /api/v1/usage send it as a bearer token"},
 };
 static const cat_variant sensor_cases[] = {
     CASE("syslog", sensor_syslog),

@@ -454,8 +454,28 @@ out:
     return rc;
 }
 
-/* API JSON of a stored object: system fields formatted, hidden and password fields left out. */
-static json_t *to_api(const cat_model *m, const json_t *stored)
+/* Leaves secrets (settings shown with the password widget: probe credentials, sensor
+ * secrets) out of an object's settings for readers who may not change it: they need not see
+ * them, and a viewer token must not leak what senders authenticate with. */
+static void mask_secrets(const cat_field *f, const json_t *stored, json_t *out)
+{
+    json_t *set = json_object_get(out, f->name);
+    const char *by = json_string_value(json_object_get(stored, f->variants->by));
+    if (!json_is_object(set) || !by)
+        return;
+    for (size_t c = 0; c < f->variants->ncases; c++) {
+        const cat_variant *v = &f->variants->cases[c];
+        if (strcmp(v->value, by) != 0)
+            continue;
+        for (size_t k = 0; k < v->nfields; k++)
+            if (v->fields[k].widget && !strcmp(v->fields[k].widget, "password"))
+                json_object_del(set, v->fields[k].name);
+    }
+}
+
+/* API JSON of a stored object: system fields formatted, hidden and password fields left out,
+ * and secret settings too for an actor below the model's write role. */
+static json_t *to_api(const cat_model *m, const cat_actor *a, const json_t *stored)
 {
     json_t *o = json_object();
     char t[48];
@@ -474,6 +494,8 @@ static json_t *to_api(const cat_model *m, const json_t *stored)
         if (f->flags & CAT_F_HIDDEN || f->type == CAT_PASSWORD)
             continue;
         json_object_set_new(o, f->name, cat_valid_output(f, json_object_get(stored, f->name)));
+        if (f->type == CAT_OBJECT && f->variants && a && a->role < m->write)
+            mask_secrets(f, stored, o);
     }
     return o;
 }
@@ -998,7 +1020,7 @@ int cat_get(cat_store *s, const cat_model *m, const cat_actor *a, int64_t id, js
     if (!rc)
         rc = cat__visible(s, m, a, id, r);
     pthread_mutex_unlock(&s->mu);
-    if (!rc && !(*obj = to_api(m, st)))
+    if (!rc && !(*obj = to_api(m, a, st)))
         rc = -ENOMEM;
     json_decref(st);
     return rc;
@@ -1026,7 +1048,7 @@ int cat_create(cat_store *s, const cat_model *m, const cat_actor *a, const json_
         rc = cat__load(s, m, id, &st, r);
     rc = cat__end(s, rc, r);
     if (!rc) {
-        if (!(*obj = to_api(m, st)))
+        if (!(*obj = to_api(m, a, st)))
             rc = -ENOMEM;
         else if (secret[0])
             json_object_set_new(*obj, "secret", json_string(secret));
@@ -1069,7 +1091,7 @@ int cat_update(cat_store *s, const cat_model *m, const cat_actor *a, int64_t id,
     if (!rc)
         rc = cat__load(s, m, id, &st, r);
     rc = cat__end(s, rc, r);
-    if (!rc && !(*obj = to_api(m, st)))
+    if (!rc && !(*obj = to_api(m, a, st)))
         rc = -ENOMEM;
     json_decref(old);
     json_decref(st);
@@ -1453,7 +1475,7 @@ int cat_list(cat_store *s, const cat_model *m, const cat_actor *a, const cat_que
         json_t *o = NULL;
         if ((rc = cat__load(s, m, sqlite3_column_int64(st, 0), &o, r)))
             goto out;
-        json_t *api = to_api(m, o);
+        json_t *api = to_api(m, a, o);
         json_decref(o);
         if (!api || json_array_append_new(out, api)) {
             rc = -ENOMEM;

@@ -143,6 +143,12 @@ void jsonw_null(jsonw *w)
     buf_puts(w->out, "null");
 }
 
+void jsonw_raw(jsonw *w, const char *json, size_t n)
+{
+    sep(w);
+    buf_append(w->out, json, n);
+}
+
 void jsonw_kv_str(jsonw *w, const char *k, const char *v)
 {
     jsonw_key(w, k);

@@ -32,6 +32,9 @@ void jsonw_int(jsonw *w, long long v);
 void jsonw_num(jsonw *w, double v);
 void jsonw_bool(jsonw *w, int v);
 void jsonw_null(jsonw *w);
+/* Writes n bytes of JSON text as one value, unchecked: only for text that is valid JSON by
+ * construction (e.g. an object the event store validated when it stored it). */
+void jsonw_raw(jsonw *w, const char *json, size_t n);
 /* Shorthands for "key": value. */
 void jsonw_kv_str(jsonw *w, const char *k, const char *v);
 void jsonw_kv_int(jsonw *w, const char *k, long long v);

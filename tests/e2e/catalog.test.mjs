@@ -88,7 +88,7 @@ async function main() {
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('requestfailed', (req) => {
     const f = req.failure();
-    if (req.url().includes('/api/v1/live')) return; // the dashboard's stream, cut on navigation
+    if (req.url().includes('/api/v1/live') || req.url().includes('/api/v1/events/live')) return; // live streams, cut on navigation
     if (f && /ERR_ABORTED/.test(f.errorText) && req.url().includes('/api/v1/query_range')) return; // dashboard left
     problems.push(`request failed: ${req.method()} ${req.url()} ${f ? f.errorText : ''}`);
   });

@@ -116,7 +116,7 @@ async function main() {
   page.on('requestfailed', (req) => {
     const f = req.failure();
     const u = req.url();
-    if (u.includes('/api/v1/live')) return; // the dashboard's stream, cut on navigation
+    if (u.includes('/api/v1/live') || u.includes('/api/v1/events/live')) return; // live streams, cut on navigation
     // Polls (state, chart, dashboard history) cut short by leaving the page.
     if (f && /ERR_ABORTED/.test(f.errorText) && /\/api\/v1\/(query_range|probe\/\d+\/status|telemetry|agent|probe\?|endpoint\?)/.test(u)) return;
     problems.push(`request failed: ${req.method()} ${u} ${f ? f.errorText : ''}`);

@@ -5,7 +5,10 @@
 #   tests/e2e/catalog.test.mjs  the Settings area (login, forms, device page, delete, logout)
 #   tests/e2e/probes.test.mjs   probes: create, Test from the demo's agent, schedule, state and
 #                               latency chart on the device page, viewer without Test
-# The admin password for the last two comes from the demo's first-run output in its log; for
+#   tests/e2e/events.test.mjs   events: a webhook sensor's intake, the events page (list, expand,
+#                               search, live, paging, chart), device card, sensor page, adopting
+#                               an unknown sender, viewer without Adopt
+# The admin password for the last three comes from the demo's first-run output in its log; for
 # the probes test a second agent (instance e2e-vantage-2, enrolled with the demo's agent token)
 # is a second vantage point.
 # Exits 0 when all passed, else the first non-zero status.
@@ -59,10 +62,14 @@ rc_catalog=$?
 DASHDOT_URL="http://127.0.0.1:$port" DASHDOT_SCREENSHOT="${DASHDOT_SCREENSHOT:-}" \
     DASHDOT_ADMIN_PASSWORD="$admin_pw" DASHDOT_SECOND_AGENT="$second" timeout 170 node tests/e2e/probes.test.mjs
 rc_probes=$?
+DASHDOT_URL="http://127.0.0.1:$port" DASHDOT_SCREENSHOT="${DASHDOT_SCREENSHOT:-}" \
+    DASHDOT_ADMIN_PASSWORD="$admin_pw" timeout 230 node tests/e2e/events.test.mjs
+rc_events=$?
 
 rc=$rc_ui
 ((rc)) || rc=$rc_catalog
 ((rc)) || rc=$rc_probes
+((rc)) || rc=$rc_events
 if ((rc)); then
     echo "--- demo log"; tail -30 "$dir/demo.log"
     [[ -f $dir/agent2.log ]] && { echo "--- second agent log"; tail -10 "$dir/agent2.log"; }

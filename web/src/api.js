@@ -67,8 +67,9 @@ async function getJSON(path, signal) {
   return body.data;
 }
 
-export async function labelValues(label, signal) {
-  const data = await getJSON(`/api/v1/label/${encodeURIComponent(label)}/values`, signal);
+export async function labelValues(label, signal, match) {
+  const q = match ? `?${new URLSearchParams({ 'match[]': match })}` : '';
+  const data = await getJSON(`/api/v1/label/${encodeURIComponent(label)}/values${q}`, signal);
   return Array.isArray(data) ? data : [];
 }
 

@@ -328,7 +328,11 @@ export function canWriteHere(m) {
   return !!session.user && canWrite(m);
 }
 
-// Heading with Edit and Delete (shared with the device page).
+// Extra cards some models' detail pages get under the heading, loaded on first use.
+const DETAIL_EXTRAS = { sensor: () => import('./sensors.js') };
+
+// Heading with Edit and Delete (shared with the device page); for models in DETAIL_EXTRAS also
+// their own cards (a sensor's status and "How to send").
 export function drawDetailHead(page, schema, m, obj, opts = {}) {
   const name = displayOf(m, obj);
   document.title = `${name} · ${modelPlural(m)} · dashdot`;
@@ -349,4 +353,13 @@ export function drawDetailHead(page, schema, m, obj, opts = {}) {
       canEdit ? del : null,
     ),
   );
+  const extra = DETAIL_EXTRAS[m.name];
+  if (extra) {
+    const slot = h('div', { class: 'detail-extras' }, h('p', { class: 'loading' }, 'loading…'));
+    page.append(slot);
+    extra().then(
+      (mod) => mod.renderDetailExtras(slot, schema, m, obj),
+      (e) => slot.replaceChildren(message('error', `Could not load this part of the page: ${e.message}`)),
+    );
+  }
 }

@@ -1,7 +1,8 @@
 // The device page (#/settings/device/<id>): the device's fields, its endpoints and the probes on
 // them (with links that open the endpoint / probe form pre-filled with the reference; each probe
 // as a card with its state per vantage point, schedules, Test and latency chart, see probes.js),
-// its inventory as readable tables, and the inventory history with a "what changed" view.
+// its last events (live, events.js), its inventory as readable tables, and the inventory history
+// with a "what changed" view.
 import { request } from './auth.js';
 import {
   canRead,
@@ -23,6 +24,7 @@ import {
   valueNode,
 } from './catalog.js';
 import { h } from './dom.js';
+import { deviceEventsCard } from './events.js';
 import { fmtBytes } from './format.js';
 import { probeCard } from './probes.js';
 
@@ -35,12 +37,14 @@ export async function renderDevicePage(ctx, page, schema, m, id) {
   const endpointsBox = h('section', { class: 'card', 'aria-labelledby': 'endpoints-title' });
   const invBox = h('section', { class: 'card', 'aria-labelledby': 'inventory-title' });
   const histBox = h('section', { class: 'card', 'aria-labelledby': 'history-title' });
-  page.append(h('section', { class: 'card', 'aria-label': 'Device fields' }, fieldList(schema, m, dev)), endpointsBox, invBox, histBox);
+  const eventsBox = h('section', { class: 'card device-events', 'aria-labelledby': 'events-title' });
+  page.append(h('section', { class: 'card', 'aria-label': 'Device fields' }, fieldList(schema, m, dev)), endpointsBox, eventsBox, invBox, histBox);
 
   const epModel = schema.byName.get('endpoint');
   const probeModel = schema.byName.get('probe');
   if (epModel && canRead(epModel)) drawEndpoints(ctx, endpointsBox, schema, dev, epModel, probeModel);
   else endpointsBox.remove();
+  deviceEventsCard(ctx, eventsBox, dev);
   drawInventory(ctx, invBox, dev);
   drawHistory(ctx, histBox, dev);
 }

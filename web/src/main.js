@@ -41,6 +41,7 @@ els.banner = h(
 els.status = h('div', { class: 'status', title: 'live stream' }, els.dot, els.statusText);
 els.hostBox = h('div', { class: 'host' }, els.host, els.meta);
 els.navDash = h('a', { class: 'nav-link', href: '#/' }, 'Dashboard');
+els.navEvents = h('a', { class: 'nav-link', href: '#/events' }, 'Events');
 els.navSettings = h('a', { class: 'nav-link', href: '#/settings' }, 'Settings');
 els.navUser = h('span', { class: 'nav-user', hidden: true });
 els.navLogout = h('button', { class: 'nav-logout', type: 'button', hidden: true, onclick: () => doLogout() }, 'Log out');
@@ -68,7 +69,7 @@ document.getElementById('app').replaceChildren(
     h('div', { class: 'spacer' }),
     els.picker,
     els.status,
-    h('nav', { class: 'nav', 'aria-label': 'main' }, els.navDash, els.navSettings, els.navUser, els.navLogout),
+    h('nav', { class: 'nav', 'aria-label': 'main' }, els.navDash, els.navEvents, els.navSettings, els.navUser, els.navLogout),
   ),
   els.dashView,
   els.pageView,
@@ -463,7 +464,9 @@ async function refreshInstances() {
   clearTimeout(instancesTimer);
   let list;
   try {
-    list = await labelValues('instance');
+    // Hosts are what agents report their own metrics as (job="dashdot"); probes and event
+    // counters carry instance labels of devices that have no host charts.
+    list = await labelValues('instance', undefined, '{job="dashdot"}');
     if (!dashActive) return;
     clearError('instances');
   } catch (e) {
@@ -550,6 +553,7 @@ function parseHash() {
 }
 
 let pagesModule = null;
+let eventsModule = null; // #/events (events.js)
 let routeSeq = 0;
 async function route() {
   const r = parseHash();
@@ -560,9 +564,12 @@ async function route() {
   els.hostBox.hidden = !dash;
   els.status.hidden = !dash;
   els.picker.hidden = !dash || state.instances.length < 2;
-  const [cur, other] = dash ? [els.navDash, els.navSettings] : [els.navSettings, els.navDash];
-  cur.setAttribute('aria-current', 'page');
-  other.removeAttribute('aria-current');
+  const events = !dash && r.parts[0] === 'events';
+  const cur = dash ? els.navDash : events ? els.navEvents : els.navSettings;
+  for (const a of [els.navDash, els.navEvents, els.navSettings]) {
+    if (a === cur) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   if (dash) {
     document.title = 'dashdot';
     startDashboard();
@@ -571,12 +578,14 @@ async function route() {
   }
   stopDashboard();
   try {
-    if (!pagesModule) pagesModule = import('./settings.js');
-    const m = await pagesModule;
+    if (events && !eventsModule) eventsModule = import('./events.js');
+    if (!events && !pagesModule) pagesModule = import('./settings.js');
+    const m = await (events ? eventsModule : pagesModule);
     if (seq !== routeSeq) return;
     m.render(r, els.pageView);
   } catch (e) {
-    pagesModule = null;
+    if (events) eventsModule = null;
+    else pagesModule = null;
     if (seq !== routeSeq) return;
     els.pageView.replaceChildren(h('div', { class: 'page' }, h('p', { class: 'msg error', role: 'alert' }, `Could not load this page: ${e.message}`)));
   }
