@@ -162,30 +162,6 @@ static const char *const writer_sql[EVS_ST_N] = {
 
 /* ---------------------------------------------------------------- calendar */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
@@ -199,10 +175,10 @@ static int parse_seg_name(const char *name, int64_t *day)
     if (strlen(name) != 16 || sscanf(name, "ev-%4u-%2u-%2u.%3s", &y, &m, &d, tail) != 4 ||
         strcmp(tail, "db") != 0 || m < 1 || m > 12 || d < 1 || d > 31)
         return -1;
-    *day = days_from_civil(y, m, d);
+    *day = timeutil_days_from_civil(y, m, d);
     int64_t yy;
     unsigned mm, dd;
-    civil_from_days(*day, &yy, &mm, &dd);
+    timeutil_civil_from_days(*day, &yy, &mm, &dd);
     return yy == (int64_t)y && mm == m && dd == d ? 0 : -1;
 }
 
@@ -231,7 +207,7 @@ static evs_seg *seg_new(evstore *s, int64_t day)
         return NULL;
     int64_t y;
     unsigned m, d;
-    civil_from_days(day, &y, &m, &d);
+    timeutil_civil_from_days(day, &y, &m, &d);
     size_t cap = strlen(s->dir) + 32;
     if (!(g->path = mem_alloc(cap))) {
         mem_free(g);

@@ -62,6 +62,7 @@
 #include "../lib/fsutil.h"
 #include "../lib/log.h"
 #include "../lib/mem.h"
+#include "../lib/timeutil.h"
 #include "../lib/varint.h"
 
 #include <dirent.h>
@@ -110,6 +111,14 @@
 static const unsigned char seg_magic[6] = {'D', 'D', 'U', 'S', 'G', 0};
 static const unsigned char meta_magic[6] = {'D', 'D', 'U', 'S', 'G', 'Z'};
 
+/* timeutil_civil_from_days with an int year (days here are within years 0-9999). */
+static void usagelog_civil(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    int64_t yy;
+    timeutil_civil_from_days(z, &yy, m, d);
+    *y = (int)yy;
+}
+
 /* ---- small helpers ---- */
 
 static uint32_t get32(const unsigned char *p)
@@ -148,35 +157,11 @@ static uint32_t frame_crc(const unsigned char *lenbytes, const unsigned char *pa
     return (uint32_t)crc32(c, payload, (uInt)n);
 }
 
-/* Days since the epoch of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
 static void day_name(int64_t day, char *dst, size_t cap)
 {
     int y;
     unsigned m, d;
-    civil_from_days(day, &y, &m, &d);
+    usagelog_civil(day, &y, &m, &d);
     snprintf(dst, cap, "%04d%02u%02u", y, m, d);
 }
 
@@ -224,10 +209,10 @@ static int parse_name(const char *s, int64_t *day, uint32_t *gen)
     unsigned d = (unsigned)((s[6] - '0') * 10 + (s[7] - '0'));
     if (m < 1 || m > 12 || d < 1 || d > 31 || y < 1970)
         return NAME_OTHER;
-    int64_t dd = days_from_civil(y, m, d);
+    int64_t dd = timeutil_days_from_civil(y, m, d);
     int y2;
     unsigned m2, d2;
-    civil_from_days(dd, &y2, &m2, &d2);
+    usagelog_civil(dd, &y2, &m2, &d2);
     if (y2 != y || m2 != m || d2 != d)
         return NAME_OTHER; /* 20240231 */
     *day = dd;

@@ -27,4 +27,10 @@ void timeutil_format_rfc3339(int64_t ms, char *dst, size_t cap);
  * ("1h30m", "500ms", "0s") into dst (at least 32 bytes). Negative values get a leading '-'. */
 void timeutil_format_duration(int64_t ms, char *dst, size_t cap);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1-12, d 1-31; any y), and
+ * back (Howard Hinnant's algorithms: exact for every representable day, no table, no libc
+ * time zone). */
+int64_t timeutil_days_from_civil(int64_t y, unsigned m, unsigned d);
+void timeutil_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
 #endif

@@ -26,6 +26,7 @@
 #include "syslog.h"
 
 #include "lib/mem.h"
+#include "lib/timeutil.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -91,27 +92,13 @@ static int is_digit(int c)
 
 /* ---- calendar ---------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* The year of a day number (inverse of days_from_civil). */
+/* The year of a day number. */
 static int64_t year_of_days(int64_t z)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    return (int64_t)yoe + era * 400 + (mp >= 10);
+    int64_t y;
+    unsigned m, d;
+    timeutil_civil_from_days(z, &y, &m, &d);
+    return y;
 }
 
 static int is_leap(int64_t y)
@@ -180,7 +167,7 @@ static const char *read_hms(const char *p, const char *end, ctime_ *t)
 /* Milliseconds of a local civil time at offset off_s east of UTC. */
 static int64_t civil_ms(const ctime_ *t, int64_t year, int64_t off_s)
 {
-    int64_t days = days_from_civil(year, t->mon, t->day);
+    int64_t days = timeutil_days_from_civil(year, t->mon, t->day);
     return ((days * 24 + t->h) * 60 + t->m) * 60000 + (int64_t)t->s * 1000 + t->ms - off_s * 1000;
 }
 
