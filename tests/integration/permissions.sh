@@ -122,14 +122,15 @@ check "me: name admin, via session, with the csrf token" \
 
 # ------------------------------------------------------------------ people and tokens
 pw() { echo "pw-$1-correct-horse"; }
-g1=$(admin POST /api/v1/group '{"name":"g1"}') || exit 1
-g2=$(admin POST /api/v1/group '{"name":"g2"}') || exit 1
+setup_failed() { echo "  not ok - setup: $1 (server answered: $(cat "$IT_DIR/body" 2>/dev/null | head -c 300))"; exit 1; }
+g1=$(admin POST /api/v1/group '{"name":"g1"}') || setup_failed "creating group g1"
+g2=$(admin POST /api/v1/group '{"name":"g2"}') || setup_failed "creating group g2"
 mkuser() { # mkuser NAME ROLE GROUPS-JSON: prints the id
     admin POST /api/v1/user "{\"name\":\"$1\",\"role\":\"$2\",\"password\":\"$(pw "$1")\",\"groups\":$3}"
 }
 uv=$(mkuser viewer1 viewer '[]') && ue=$(mkuser editor1 editor '[]') &&
     ua=$(mkuser admin1 admin "[$g1]") && uvg=$(mkuser viewer_g1 viewer "[$g1]") &&
-    ueg=$(mkuser editor_g1 editor "[$g1]") || exit 1
+    ueg=$(mkuser editor_g1 editor "[$g1]") || setup_failed "creating the users"
 check "viewer logs in" login vses viewer1 "$(pw viewer1)"
 check "editor logs in" login eses editor1 "$(pw editor1)"
 check "admin logs in" login ases admin1 "$(pw admin1)"
