@@ -205,10 +205,10 @@ ev = D["EVBENCH"]
 if os.path.exists(ev):
     print(f"bench: event store search over {SEARCH_N} events (evbench)", flush=True)
     sd = f"{DIR}/evb"
-    out = subprocess.run([ev, "ingest", sd, str(SEARCH_N)], capture_output=True, text=True)
+    out = subprocess.run([ev, "ingest", sd, str(SEARCH_N), "1000", "10"], capture_output=True, text=True)
     results["store_ingest"] = out.stdout[-4000:]
-    out = subprocess.run([ev, "search", sd, "error", "timeout", "disk", "kernel", "zyzzyva", "host07"],
-                         capture_output=True, text=True)
+    words = [subprocess.run([ev, "vocab", r], capture_output=True, text=True).stdout.strip() for r in ("1", "10", "1000", "40000")]
+    out = subprocess.run([ev, "search", sd] + words + ["zzzabsent"], capture_output=True, text=True)
     results["store_search"] = out.stdout[-4000:]
 else:
     results["store_search"] = f"evbench not found at {ev}: build the tests"

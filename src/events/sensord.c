@@ -17,6 +17,7 @@
 #include "../lib/log.h"
 #include "../lib/mem.h"
 #include "../lib/timeutil.h"
+#include "../wire/snmptrap.h"
 #include "../wire/syslog.h"
 #include "../wire/usage.h"
 
@@ -34,7 +35,7 @@
 #define SD_RATES_MAX 10000
 #define SD_NAME_MAX 128
 
-enum { L_SYSLOG = 1, L_USAGE = 2 };
+enum { L_SYSLOG = 1, L_USAGE = 2, L_TRAP = 3 };
 
 typedef struct sensord sensord;
 typedef struct listener listener;
@@ -81,7 +82,9 @@ struct listener {
     sensord *sd;
     int64_t id;
     char name[SD_NAME_MAX];
-    int kind;      /* L_SYSLOG, L_USAGE */
+    int kind;      /* L_SYSLOG, L_USAGE, L_TRAP */
+    char community[128]; /* L_TRAP: the community traps must carry ("" any) */
+    buf resp;      /* L_TRAP: the answer to an inform */
     int tcp;       /* syslog over TCP */
     char *config;  /* the settings this listener was made from (JSON text), for change checks */
     char address[128];
@@ -92,6 +95,7 @@ struct listener {
     } h;
     int refs;      /* the socket handle + open connections */
     int closing;
+    int paused;    /* TCP: reading stopped until the writer's queue has room again */
     tconn *conns;
     size_t nconns;
     batch b;
@@ -220,9 +224,16 @@ static void stat_sync(listener *l)
     pthread_mutex_unlock(&sd->mu);
 }
 
+/* Stops or restarts reading every connection of a TCP listener. */
+static void conns_read(listener *l, int on);
+
 /* Hands the listener's batch to the writer (loop thread). When the queue already holds
- * SENSORD_QUEUE_MAX events (the store cannot keep up), the batch is dropped and counted. */
-static void batch_flush(listener *l)
+ * SENSORD_QUEUE_MAX events (the store cannot keep up), a TCP listener keeps its batch and
+ * stops reading its connections — TCP's flow control then slows the senders down, and nothing
+ * is lost — until a later flush (the 100 ms timer) finds room; a UDP listener, whose senders
+ * cannot be slowed, drops the batch and counts it. closing: the listener goes away, so a batch
+ * that finds no room is dropped (and counted) in any case. */
+static void batch_flush_ex(listener *l, int closing)
 {
     sensord *sd = l->sd;
     if (!l->b.n)
@@ -246,13 +257,29 @@ static void batch_flush(listener *l)
     if (room) {
         memset(&l->b, 0, sizeof l->b);
         buf_init(&l->b.arena, 64u << 20);
+        if (l->paused) {
+            l->paused = 0;
+            conns_read(l, 1);
+        }
     } else {
         mem_free(j);
+        if (l->tcp && !closing) {
+            if (!l->paused) {
+                l->paused = 1;
+                conns_read(l, 0);
+            }
+            return;
+        }
         l->dropped += l->b.n;
         l->b.n = 0;
         buf_reset(&l->b.arena);
     }
     stat_sync(l);
+}
+
+static void batch_flush(listener *l)
+{
+    batch_flush_ex(l, 0);
 }
 
 /* Stores one batch and counts the outcome in its sensor's row (writer thread). */
@@ -373,7 +400,9 @@ static void syslog_message(listener *l, const char *msg, size_t len, const char 
     int64_t now = timeutil_now_ms();
     l->received++;
     l->last_ms = now;
-    if (!rate_take(l, source, now)) {
+    /* UDP senders are held to their rate; a TCP sender is slowed by the connection itself
+     * when the store falls behind (batch_flush stops reading), so nothing it sent is lost. */
+    if (!l->tcp && !rate_take(l, source, now)) {
         l->dropped++;
         return;
     }
@@ -416,6 +445,45 @@ static void usage_datagram(listener *l, const char *data, size_t len, const char
         sensord_count(l->sd, l->id, 0, rep.accepted - dups, 0, 0);
 }
 
+/* One trap (or inform: answered at once, before it is stored, as agents expect). */
+static void trap_datagram(listener *l, const char *data, size_t len, const char *source,
+                          const struct sockaddr *sa)
+{
+    int64_t now = timeutil_now_ms();
+    event ev;
+    char err[160];
+    l->received++;
+    l->last_ms = now;
+    if (!rate_take(l, source, now)) {
+        l->dropped++;
+        return;
+    }
+    event_init(&ev);
+    buf_reset(&l->resp);
+    int rc = snmptrap_decode((const unsigned char *)data, len, l->community, source, now,
+                             &l->scratch, &ev, &l->resp, err, sizeof err);
+    if (rc) {
+        /* A wrong community is an unauthenticated sender: counted, not logged per datagram. */
+        if (rc != -EACCES)
+            log_debug("sensor %s: trap from %s refused: %s", l->name, source, err);
+        l->rejected++;
+        return;
+    }
+    if (l->resp.len) {
+        uv_buf_t b = uv_buf_init(l->resp.data, (unsigned)l->resp.len);
+        uv_udp_try_send(&l->h.udp, &b, 1, sa);
+    }
+    ev.source = source;
+    ev.recv_ms = now;
+    ev.sensor_id = l->id;
+    if (batch_add(&l->b, &ev)) {
+        l->dropped++;
+        return;
+    }
+    if (l->b.n >= SENSORD_BATCH)
+        batch_flush(l);
+}
+
 /* ---- UDP -------------------------------------------------------------------------------- */
 
 static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
@@ -437,6 +505,8 @@ static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct soc
         l->rejected++; /* cut by the buffer: still kept, as far as it goes */
     if (l->kind == L_SYSLOG)
         syslog_message(l, b->base, (size_t)n, source);
+    else if (l->kind == L_TRAP)
+        trap_datagram(l, b->base, (size_t)n, source, sa);
     else
         usage_datagram(l, b->base, (size_t)n, source);
 }
@@ -534,8 +604,21 @@ static void tcp_accept(uv_stream_t *server, int status)
     int sl = sizeof ss;
     if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &sl) == 0)
         addr_text((struct sockaddr *)&ss, c->source, sizeof c->source);
-    if (uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read))
+    if (!l->paused && uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read))
         conn_close(c);
+}
+
+static void conns_read(listener *l, int on)
+{
+    for (tconn *c = l->conns; c; c = c->next) {
+        if (c->dead)
+            continue;
+        if (!on)
+            uv_read_stop((uv_stream_t *)&c->h);
+        else if (uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read) &&
+                 !uv_is_active((uv_handle_t *)&c->h))
+            conn_close(c);
+    }
 }
 
 /* ---- listeners -------------------------------------------------------------------------- */
@@ -549,6 +632,7 @@ static void listener_free(listener *l)
     hmap_free(&l->rates);
     batch_free(&l->b);
     buf_free(&l->scratch);
+    buf_free(&l->resp);
     free(l->config); /* json_dumps: malloc */
     mem_free(l);
 }
@@ -569,7 +653,7 @@ static void listener_close(listener *l)
 {
     if (l->closing)
         return;
-    batch_flush(l);
+    batch_flush_ex(l, 1);
     l->closing = 1;
     for (tconn *c = l->conns; c; c = c->next)
         conn_close(c);
@@ -726,6 +810,11 @@ static void apply_sensor(sensord *sd, json_t *o)
     } else if (!strcmp(type, "usage-events")) {
         addr = json_string_value(json_object_get(set, "listen_udp"));
         kind = addr && *addr ? L_USAGE : 0;
+    } else if (!strcmp(type, "snmp-trap")) {
+        kind = L_TRAP;
+        addr = json_string_value(json_object_get(set, "listen"));
+        if (!addr)
+            addr = "0.0.0.0:162";
     }
     char *config = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     listener *l = listener_find(sd, id);
@@ -740,9 +829,6 @@ static void apply_sensor(sensord *sd, json_t *o)
         set_state(sd, id, "remote", addr,
                   "this sensor names an agent; agents do not run sensors yet, so nothing "
                   "listens for it (clear the agent to have the server listen)");
-    } else if (!strcmp(type, "snmp-trap")) {
-        set_state(sd, id, "error", addr,
-                  "SNMP trap reception is not built yet: nothing listens for this sensor");
     } else if (!kind) {
         set_state(sd, id, "intake", NULL, NULL); /* HTTP only: webhook, usage without UDP */
     } else if (l) {
@@ -759,6 +845,9 @@ static void apply_sensor(sensord *sd, json_t *o)
             snprintf(l->name, sizeof l->name, "%s", name);
             l->kind = kind;
             l->tcp = tcp;
+            const char *comm = json_string_value(json_object_get(set, "community"));
+            snprintf(l->community, sizeof l->community, "%s", comm ? comm : "public");
+            buf_init(&l->resp, 65536);
             l->config = config;
             config = NULL;
             buf_init(&l->b.arena, 64u << 20);
@@ -849,8 +938,10 @@ static void on_tick(uv_timer_t *t)
 static void on_flush(uv_timer_t *t)
 {
     sensord *sd = t->data;
-    for (listener *l = sd->ls; l; l = l->next)
+    for (listener *l = sd->ls; l; l = l->next) {
         batch_flush(l);
+        stat_sync(l); /* counts of messages that made no batch (refused, rate-limited) */
+    }
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

@@ -5,9 +5,10 @@
  * and usage HTTP intakes are served by the API (api/events.c), which asks sensord for the
  * status of every sensor.
  *
- * Each sender address has a token bucket (SENSORD_RATE per second, twice that as a burst):
+ * Each UDP sender address has a token bucket (SENSORD_RATE per second, twice that as a burst):
  * messages beyond it are dropped and counted, so a flood from one host cannot starve the
- * others, and nothing queues without bound: parsed events go in batches of up to SENSORD_BATCH
+ * others; TCP senders are slowed by TCP itself (reading stops while the store is behind).
+ * Nothing queues without bound: parsed events go in batches of up to SENSORD_BATCH
  * (at least every 100 ms) to a writer thread that stores them, so receiving never waits for a
  * commit; at most SENSORD_QUEUE_MAX events wait for it (beyond, batches are dropped and
  * counted). The writer also writes the event counters when due. */

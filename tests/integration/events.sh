@@ -66,6 +66,21 @@ for i in 1 2 3; do logger -u "$IT_DIR/rsyslog/log.sock" -t rsys -p daemon.notice
 check "the three messages rsyslog forwarded arrive" wait_until 10 found "q=rsyslog$run" \
     "len(ev) == 3 and all(e['app'] == 'rsys' and e['severity'] == 'notice' for e in ev)"
 
+echo "# SNMP traps (net-snmp's snmptrap and snmpinform)"
+trap_port=$(free_port)
+s_trap=$(api POST /api/v1/sensor "{\"name\":\"traps\",\"type\":\"snmp-trap\",\"settings\":{\"listen\":\"127.0.0.1:$trap_port\",\"community\":\"it-$run\"}}" | field "d['data']['id']")
+check "the trap sensor listens" wait_until 3 bash -c "$(declare -f api listening); listening $s_trap"
+export MIBS= MIBDIRS=/dev/null
+snmptrap -v 2c -c "it-$run" "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.2.2.1.1.2 i 2 1.3.6.1.2.1.2.2.1.2.2 s "eth$run" 2>/dev/null
+check "a v2c linkDown trap arrives, named, on the sender's device" wait_until 5 found "kind=trap&q=eth$run" \
+    "len(ev) == 1 and ev[0]['app'] == 'linkDown' and ev[0]['severity'] == 'warning' and ev[0]['device']['name'] == 'loghost' and ev[0]['sensor']['id'] == $s_trap"
+snmptrap -v 1 -c "it-$run" "127.0.0.1:$trap_port" 1.3.6.1.4.1.8072.3.2.10 127.0.0.1 4 0 '' 1.3.6.1.2.1.1.5.0 s "v1host$run" 2>/dev/null
+check "a v1 authenticationFailure trap arrives" wait_until 5 found "kind=trap&q=v1host$run" "len(ev) == 1 and ev[0]['app'] == 'authenticationFailure'"
+check "an inform is answered (snmpinform exits 0) and stored" bash -c "snmpinform -t 2 -r 1 -v 2c -c 'it-$run' 127.0.0.1:$trap_port '' 1.3.6.1.6.3.1.1.5.1 1.3.6.1.2.1.1.5.0 s inform$run 2>/dev/null && sleep 1 && $(declare -f events found); found 'kind=trap&q=inform$run' \"len(ev) == 1 and ev[0]['app'] == 'coldStart'\""
+snmptrap -v 2c -c wrong "127.0.0.1:$trap_port" '' 1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.1.5.0 s "wrongcomm$run" 2>/dev/null
+sleep 1
+check "a trap with the wrong community is refused and counted" bash -c "$(declare -f events found api); ! found 'q=wrongcomm$run' 'len(ev) > 0' && api GET /api/v1/sensor/$s_trap/status | pyjson \"d['data']['rejected'] >= 1\""
+
 echo "# webhooks"
 secret=s3cr3t-$run
 s_hook=$(api POST /api/v1/sensor "{\"name\":\"hooks\",\"type\":\"webhook\",\"settings\":{\"path\":\"ops\",\"secret\":\"$secret\"}}" | field "d['data']['id']")
