@@ -282,22 +282,44 @@ static void batch_flush(listener *l)
     batch_flush_ex(l, 0);
 }
 
-/* Stores one batch and counts the outcome in its sensor's row (writer thread). */
-static void write_job(sensord *sd, wjob *j)
+/* Stores a chain of batches of one sensor (linked by next) in one call — one transaction per
+ * day — and counts the outcome in the sensor's row (writer thread). Under load the queue holds
+ * many small batches; storing them together amortises the commit. */
+static void write_jobs(sensord *sd, wjob *j)
 {
-    batch_fix(&j->b);
-    int rc = evingest_events(sd->ingest, j->id, j->name, j->b.ev, j->b.n, NULL);
+    size_t n = 0, k = 0;
+    for (wjob *x = j; x; x = x->next)
+        n += x->b.n;
+    event *all = j->next ? mem_alloc(n * sizeof *all) : NULL;
+    int rc;
+    if (j->next && !all) {
+        rc = -ENOMEM;
+    } else {
+        for (wjob *x = j; x; x = x->next) {
+            batch_fix(&x->b);
+            if (all) {
+                memcpy(all + k, x->b.ev, x->b.n * sizeof *all);
+                k += x->b.n;
+            }
+        }
+        rc = evingest_events(sd->ingest, j->id, j->name, all ? all : j->b.ev, n, NULL);
+    }
     if (rc)
-        log_warn("sensor %s: %zu events not stored: %s", j->name, j->b.n, strerror(-rc));
+        log_warn("sensor %s: %zu events not stored: %s", j->name, n, strerror(-rc));
     pthread_mutex_lock(&sd->mu);
     sstat *s = stat_find(sd, j->id);
     if (s && rc)
-        s->wdropped += j->b.n;
+        s->wdropped += n;
     else if (s)
-        s->stored += j->b.n;
+        s->stored += n;
     pthread_mutex_unlock(&sd->mu);
-    batch_free(&j->b);
-    mem_free(j);
+    mem_free(all);
+    while (j) {
+        wjob *next = j->next;
+        batch_free(&j->b);
+        mem_free(j);
+        j = next;
+    }
 }
 
 static void *writer_main(void *arg)
@@ -320,12 +342,21 @@ static void *writer_main(void *arg)
         wjob *j = sd->whead;
         if (!j)
             break; /* stopping, and everything written */
-        sd->whead = j->next;
+        /* The first batch and those of the same sensor right behind it, up to
+         * SENSORD_WRITE_MAX events. */
+        wjob *last = j;
+        size_t n = j->b.n;
+        while (last->next && last->next->id == j->id && n + last->next->b.n <= SENSORD_WRITE_MAX) {
+            last = last->next;
+            n += last->b.n;
+        }
+        sd->whead = last->next;
         if (!sd->whead)
             sd->wtail = NULL;
-        sd->wevents -= j->b.n;
+        last->next = NULL;
+        sd->wevents -= n;
         pthread_mutex_unlock(&sd->wmu);
-        write_job(sd, j);
+        write_jobs(sd, j);
         evingest_tick(sd->ingest, timeutil_now_ms());
         pthread_mutex_lock(&sd->wmu);
     }

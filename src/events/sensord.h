@@ -26,6 +26,7 @@
 #define SENSORD_MSG_MAX 65536  /* bytes of one syslog message (longer ones are cut) */
 #define SENSORD_TCP_MAX 1024   /* TCP connections per listener */
 #define SENSORD_QUEUE_MAX 262144 /* events waiting for the store; beyond, batches are dropped */
+#define SENSORD_WRITE_MAX 16384  /* events the writer stores in one call (queued batches merged) */
 
 typedef struct sensord sensord;
 
