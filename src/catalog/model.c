@@ -258,7 +258,9 @@ static const cat_field sensor_syslog[] = {
     {.name = "transport", .type = CAT_ENUM, .title = "Transport", .values = udp_tcp,
      .dflt = "\"udp\""},
     {.name = "format", .type = CAT_ENUM, .title = "Format", .values = syslog_formats,
-     .dflt = "\"auto\""},
+     .dflt = "\"auto\"",
+     .help = "Not used yet: the server detects RFC 5424 and RFC 3164 per message whatever this "
+             "says"},
 };
 static const cat_field sensor_webhook[] = {
     {.name = "path", .type = CAT_STRING, .flags = REQ, .title = "Path suffix",
