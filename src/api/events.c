@@ -534,16 +534,6 @@ void api_sensor_status(http_request *req, http_response *res, api_ctx *ctx, int6
 
 /* ---- intakes ----------------------------------------------------------------------------- */
 
-/* Constant-time string equality. */
-static int secret_eq(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    unsigned char d = na != nb;
-    for (size_t i = 0; i < nb; i++)
-        d |= (unsigned char)(a[i < na ? i : 0] ^ b[i]);
-    return d == 0;
-}
-
 /* The credential an intake caller presented: a bearer token, a basic-auth password or
  * ?token=. Writes it into dst ("" when none). */
 static void presented_secret(http_request *req, char *dst, size_t cap)
@@ -579,7 +569,7 @@ static int intake_allowed(http_request *req, http_response *res, const json_t *o
     char given[256];
     presented_secret(req, given, sizeof given);
     const char *secret = json_string_value(json_object_get(json_object_get(obj, "settings"), "secret"));
-    if (secret && *secret && given[0] && secret_eq(given, secret))
+    if (secret && *secret && given[0] && auth_equal(given, secret))
         return 1;
     cat_actor a;
     api_actor(req, &a);
@@ -714,7 +704,7 @@ static json_t *sensor_by_setting(api_ctx *ctx, const char *type, const char *key
         json_array_foreach(rows, i, o)
         {
             const char *v = json_string_value(json_object_get(json_object_get(o, "settings"), key));
-            if (v && *v && secret_eq(value, v)) {
+            if (v && *v && auth_equal(value, v)) {
                 found = json_incref(o);
                 break;
             }

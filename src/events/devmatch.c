@@ -58,19 +58,27 @@ static int64_t get_id(const hmap *m, const char *key)
     return n ? (int64_t)(intptr_t)hmap_get(m, k, n) : 0;
 }
 
+/* The first label of a dotted host name ("web1" of "web1.example.com") into dst
+ * (DEVMATCH_KEY_MAX bytes). Returns 1, or 0 when the name has no dot or is too long. */
+static int first_label(const char *host, char *dst)
+{
+    const char *dot = strchr(host, '.');
+    if (!dot || dot == host || (size_t)(dot - host) >= DEVMATCH_KEY_MAX)
+        return 0;
+    memcpy(dst, host, (size_t)(dot - host));
+    dst[dot - host] = '\0';
+    return 1;
+}
+
 /* Adds a host name and its first label. */
 static void put_host(devmatch *m, const char *host, int64_t id)
 {
+    char first[DEVMATCH_KEY_MAX];
     if (!host || !*host)
         return;
     put_id(&m->by_host, host, id);
-    const char *dot = strchr(host, '.');
-    if (dot && dot > host && (size_t)(dot - host) < DEVMATCH_KEY_MAX) {
-        char first[DEVMATCH_KEY_MAX];
-        memcpy(first, host, (size_t)(dot - host));
-        first[dot - host] = '\0';
+    if (first_label(host, first))
         put_id(&m->by_host, first, id);
-    }
 }
 
 static void clear_maps(devmatch *m)
@@ -218,14 +226,10 @@ static int64_t lookup(devmatch *m, const char *source, const char *host)
     /* The host name an event gives first: a relay (rsyslog forwarding for others) keeps the
      * origin's name; then the sender's address. */
     if (host && *host) {
+        char first[DEVMATCH_KEY_MAX];
         id = get_id(&m->by_host, host);
-        const char *dot = strchr(host, '.');
-        if (!id && dot && dot > host && (size_t)(dot - host) < DEVMATCH_KEY_MAX) {
-            char first[DEVMATCH_KEY_MAX];
-            memcpy(first, host, (size_t)(dot - host));
-            first[dot - host] = '\0';
+        if (!id && first_label(host, first))
             id = get_id(&m->by_host, first);
-        }
     }
     if (!id && source && *source)
         id = get_id(&m->by_addr, source);

@@ -100,8 +100,7 @@ int auth_load(auth_tokens *t, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-/* Compares without an early exit so timing does not reveal how much of a token matched. */
-static int ct_equal(const char *a, const char *b)
+int auth_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     unsigned char d = (unsigned char)(la != lb);
@@ -114,8 +113,8 @@ http_role auth_role(const auth_tokens *t, const char *token)
 {
     if (!token || !*token)
         return HTTP_ROLE_NONE;
-    int admin = ct_equal(token, t->admin);
-    int agent = ct_equal(token, t->agent);
+    int admin = auth_equal(token, t->admin);
+    int agent = auth_equal(token, t->agent);
     return admin ? HTTP_ROLE_ADMIN : agent ? HTTP_ROLE_AGENT : HTTP_ROLE_NONE;
 }
 

@@ -50,6 +50,9 @@ typedef struct auth_tokens {
 int auth_load(auth_tokens *t, const char *dir, char *err, size_t errlen);
 /* Returns the role a presented file token grants (constant time in the token). */
 http_role auth_role(const auth_tokens *t, const char *token);
+/* Compares a presented secret a with the expected b without an early exit, so timing does not
+ * reveal how much of it matched. Returns 1 when equal. */
+int auth_equal(const char *a, const char *b);
 /* Generates a fresh random token into out (AUTH_TOKEN_LEN + 1 bytes). Returns 0 or -errno. */
 int auth_generate(char *out);
 

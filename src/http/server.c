@@ -317,15 +317,6 @@ static int role_allows(const http_principal *who, int flags)
     return 1;
 }
 
-static int ct_streq(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char d = (unsigned char)(la != lb);
-    for (size_t i = 0; i < lb; i++)
-        d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
-    return d == 0;
-}
-
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
@@ -479,7 +470,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if ((need & ~HTTP_NEED_READ) && who.csrf[0] && strcmp(method, "GET") &&
             strcmp(method, "HEAD")) {
             const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
-            if (!x || !ct_streq(x, who.csrf))
+            if (!x || !auth_equal(x, who.csrf))
                 return queue_error(c, 403, "forbidden",
                                    "missing or wrong X-CSRF-Token header for a session write");
         }
